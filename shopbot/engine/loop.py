@@ -1,0 +1,132 @@
+"""The tool-use loop: one shopper turn from the user's words to the assistant's answer.
+
+`Engine.run_turn` takes a history and returns the turn's new messages; it
+never stores anything, so a turn that fails or is cancelled part-way leaves
+nothing behind. Persisting a completed turn is the caller's job.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import msgspec
+
+from shopbot.engine import history as histories
+from shopbot.engine.model import ModelClient
+from shopbot.engine.prompt import SYSTEM_PROMPT, clean_text
+from shopbot.messages import Message, ModelRequest, ModelResponse, StopReason, TextPart, Usage
+from shopbot.tools.dispatcher import ToolActivity, Toolbox, TurnContext
+
+__all__ = ["Engine", "TurnResult"]
+
+ROUND_LIMIT_REPLY = (
+    "I'm sorry, I couldn't finish that request in the steps I'm allowed. "
+    "Could you ask for it in smaller parts?"
+)
+# What the shopper reads when the model stopped for a reason other than finishing its answer.
+STOP_REPLIES = {
+    StopReason.MAX_TOKENS: "My answer was cut short. Please ask again, perhaps more narrowly.",
+    StopReason.GUARDRAIL_INTERVENED: "Sorry, I can't help with that request.",
+    StopReason.CONTENT_FILTERED: "Sorry, I can't help with that request.",
+    StopReason.MALFORMED_MODEL_OUTPUT: "Sorry, something went wrong while I was answering. Please try again.",
+    StopReason.MALFORMED_TOOL_USE: "Sorry, something went wrong while I was answering. Please try again.",
+    StopReason.CONTEXT_WINDOW_EXCEEDED: "This conversation has grown too long for me. Please start a new one.",
+}
+EMPTY_REPLY = "Sorry, I don't have an answer to that. Could you rephrase it?"
+
+
+class TurnResult(msgspec.Struct, frozen=True):
+    """The outcome of one turn: the reply, the new messages and what happened."""
+
+    reply: str
+    messages: tuple[Message, ...]
+    tool_calls: tuple[ToolActivity, ...]
+    model_calls: int
+    usage: Usage
+    stop_reason: StopReason | None
+
+
+class Engine:
+    """Runs shopper turns: asks the model, runs its tool calls, and loops until it answers."""
+
+    def __init__(
+        self,
+        model: ModelClient,
+        toolbox: Toolbox,
+        *,
+        system_prompt: str | None = None,
+        max_rounds: int = 8,
+        max_history_turns: int = 20,
+    ) -> None:
+        self.model = model
+        self.toolbox = toolbox
+        self.system_prompt = system_prompt or SYSTEM_PROMPT
+        self.max_rounds = max_rounds
+        self.max_history_turns = max_history_turns
+
+    async def run_turn(
+        self, history: Sequence[Message], text: str, *, user_id: str, turn_id: str | None = None
+    ) -> TurnResult:
+        """Run one turn on `history` for the shopper `user_id`; return the new messages.
+
+        `history` should be complete turns; a broken one is cut back to its
+        valid part and trimmed to the window, so the request is always valid.
+        """
+        context = TurnContext(user_id=user_id, turn_id=turn_id or uuid.uuid4().hex)
+        past = histories.trim(histories.repair(history), self.max_history_turns - 1)
+        new: list[Message] = [Message.user(text)]
+        activity: list[ToolActivity] = []
+        usage = Usage()
+        for round_number in range(1, self.max_rounds + 1):
+            response = await self._ask([*past, *new])
+            usage += response.usage
+            calls = response.message.tool_calls
+            if response.stop_reason is not StopReason.TOOL_USE or not calls:
+                return self._finish(new, _reply(response), activity, round_number, usage, response.stop_reason)
+            new.append(_without_reasoning(response.message))
+            runs = await self.toolbox.run(calls, context)
+            activity.extend(run.activity for run in runs)
+            new.append(Message("user", tuple(run.result for run in runs)))
+        return self._finish(new, ROUND_LIMIT_REPLY, activity, self.max_rounds, usage, None)
+
+    async def _ask(self, messages: list[Message]) -> ModelResponse:
+        histories.check_request(messages)
+        return await self.model.respond(ModelRequest(self.system_prompt, tuple(messages), self.toolbox.specs))
+
+    def _finish(
+        self,
+        new: list[Message],
+        reply: str,
+        activity: list[ToolActivity],
+        model_calls: int,
+        usage: Usage,
+        stop_reason: StopReason | None,
+    ) -> TurnResult:
+        new.append(Message.assistant(reply))
+        return TurnResult(reply, tuple(new), tuple(activity), model_calls, usage, stop_reason)
+
+
+def _reply(response: ModelResponse) -> str:
+    """The shopper-facing answer for a response that ends the turn."""
+    text = clean_text(response.message.text)
+    if response.stop_reason in (StopReason.END_TURN, StopReason.STOP_SEQUENCE, StopReason.TOOL_USE):
+        return text or EMPTY_REPLY
+    if response.stop_reason is StopReason.MAX_TOKENS and text:
+        return f"{text}\n\n(My answer was cut short.)"
+    if response.stop_reason is StopReason.GUARDRAIL_INTERVENED and text:
+        return text  # the guardrail's own configured message
+    return STOP_REPLIES.get(response.stop_reason, EMPTY_REPLY)
+
+
+def _without_reasoning(message: Message) -> Message:
+    """The assistant's tool-call message with reasoning text and blank text removed."""
+    parts = []
+    for part in message.parts:
+        if isinstance(part, TextPart):
+            text = clean_text(part.text)
+            if not text:
+                continue
+            part = TextPart(text)
+        parts.append(part)
+    return Message(message.role, tuple(parts))
