@@ -12,6 +12,7 @@ from shopbot.conversations import ChatReply, Conversations
 from shopbot.engine.bedrock import BedrockModel, open_bedrock_model
 from shopbot.engine.loop import Engine, TurnResult
 from shopbot.engine.model import ModelClient
+from shopbot.engine.offline import OfflineModel
 from shopbot.engine.scripted import ScriptedModel
 from shopbot.sessions import MemorySessionStore, Session, SessionStore
 from shopbot.settings import Settings
@@ -25,6 +26,7 @@ __all__ = [
     "Engine",
     "MemorySessionStore",
     "ModelClient",
+    "OfflineModel",
     "ScriptedModel",
     "Session",
     "SessionStore",

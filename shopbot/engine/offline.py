@@ -21,8 +21,8 @@ from typing import Any
 
 import msgspec
 
-from shopbot.engine.offline_intents import Intent, Memory, match_score, parse_intent
-from shopbot.messages import Message, ModelRequest, ModelResponse, StopReason, TextPart, ToolCall, ToolResult, Usage
+from shopbot.engine.offline_intents import Intent, Memory, Step, best_match, parse_intent, read_turn
+from shopbot.messages import Message, ModelRequest, ModelResponse, StopReason, ToolCall, Usage
 
 __all__ = ["OfflineModel"]
 
@@ -51,18 +51,8 @@ ERRORS = {
     "remove_from_cart": "I couldn't remove that",
     "get_recommendations": "I couldn't get recommendations right now",
 }
-CART_TOOLS = ("add_to_cart", "view_cart", "update_cart_item", "remove_from_cart")
 
 Plan = list[tuple[str, dict[str, Any]]] | str
-
-
-class Step(msgspec.Struct, frozen=True):
-    """One tool result of the current turn, beside the call it answers (if known)."""
-
-    name: str
-    input: dict[str, Any]
-    result: ToolResult
-    view: Any
 
 
 class OfflineModel:
@@ -110,18 +100,13 @@ def decide(request: ModelRequest) -> Plan:
     messages = request.messages
     if not messages or messages[-1].role != "user":
         return "Is there anything else I can help you with? " + CAPABILITIES
-    start = next(
-        (i for i in range(len(messages) - 1, -1, -1)
-         if messages[i].role == "user" and not messages[i].tool_results and messages[i].text.strip()),
-        None,
-    )
+    if not messages[-1].tool_results and not messages[-1].text.strip():
+        return TEXTS["help"]
     memory = Memory(messages)
-    calls = {c.id: c for m in messages for c in m.tool_calls}
-    turn = messages[start + 1:] if start is not None else messages
-    rounds = [[_step(r, calls) for r in m.tool_results] for m in turn if m.role == "user" and m.tool_results]
-    if start is None:
+    text, rounds = read_turn(messages)
+    if text is None:
         return render(rounds[-1], None, memory) if rounds else TEXTS["help"]
-    intent = parse_intent(messages[start].text, tuple(memory.categories))
+    intent = parse_intent(text, tuple(memory.categories))
     plan = _next(intent, rounds, memory)
     if isinstance(plan, str):
         return plan
@@ -132,19 +117,6 @@ def decide(request: ModelRequest) -> Plan:
     if missing:
         return f"I can't do that right now: the {missing[0]} tool isn't available to me."
     return plan
-
-
-def _step(result: ToolResult, calls: dict[str, ToolCall]) -> Step:
-    call = calls.get(result.tool_call_id)
-    view = None if result.is_error else _load(result.content)
-    return Step(call.name if call else "", dict(call.input) if call else {}, result, view)
-
-
-def _load(content: str) -> Any:
-    try:
-        return msgspec.json.decode(content)
-    except msgspec.DecodeError:
-        return None
 
 
 def _next(intent: Intent, rounds: list[list[Step]], memory: Memory) -> Plan:
@@ -213,11 +185,8 @@ def _next(intent: Intent, rounds: list[list[Step]], memory: Memory) -> Plan:
 
 
 def _search_input(intent: Intent) -> dict[str, Any]:
-    args: dict[str, Any] = {"query": intent.query, "limit": 8}
-    for key in ("category", "min_price", "max_price"):
-        if getattr(intent, key) is not None:
-            args[key] = getattr(intent, key)
-    return args
+    optional = {key: getattr(intent, key) for key in ("category", "min_price", "max_price")}
+    return {"query": intent.query, "limit": 8} | {k: v for k, v in optional.items() if v is not None}
 
 
 def _query_input(ref: str) -> dict[str, Any]:
@@ -234,14 +203,6 @@ def _error_text(step: Step) -> str:
     lead = ERRORS.get(step.name, "Something went wrong")
     detail = " ".join(step.result.content.split())[:MAX_ERROR_CHARS].rstrip(".")
     return f"{lead}: {detail}." if detail else f"{lead}."
-
-
-def best_match(ref: str, items: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The item of a search result whose name best matches `ref`; the shop's first hit if none does."""
-    usable = [i for i in items if Memory.usable(i)]
-    scored = [(match_score(ref, str(i["name"]), str(i["id"])), n, i) for n, i in enumerate(usable)]
-    best = max(scored, key=lambda s: (s[0], -s[1]), default=None)
-    return best[2] if best else None
 
 
 # -- answers -------------------------------------------------------------------------------
@@ -273,14 +234,17 @@ def _render_one(step: Step, memory: Memory) -> str:
         cats = [c for c in _items(view, "categories") if isinstance(c.get("name"), str)]
         if not cats:
             return "The catalog has no categories yet."
-        return "We have these categories:\n" + "\n".join(f"- **{c['name']}** ({c.get('products', '?')} products)" for c in cats)
+        rows = (f"- **{c['name']}** ({c.get('products', '?')} products)" for c in cats)
+        return "We have these categories:\n" + "\n".join(rows)
     if name == "get_recommendations":
         return _recommendations_text(view, step.input, memory)
     if name == "add_to_cart":
-        return f"Added {step.input.get('quantity', 1)} × {_line_name(step, memory)} to your cart. " + _cart_summary(view)
+        quantity = step.input.get("quantity", 1)
+        return f"Added {quantity} × {_line_name(step, memory)} to your cart. " + _cart_summary(view)
     if name == "update_cart_item":
         quantity = step.input.get("quantity", 0)
-        done = f"Removed {_line_name(step, memory)} from" if quantity == 0 else f"Set {_line_name(step, memory)} to {quantity} in"
+        line = _line_name(step, memory)
+        done = f"Removed {line} from" if quantity == 0 else f"Set {line} to {quantity} in"
         return f"{done} your cart. " + _cart_summary(view)
     if name == "remove_from_cart":
         return f"Removed {_line_name(step, memory)} from your cart. " + _cart_summary(view)
@@ -291,17 +255,9 @@ def _render_one(step: Step, memory: Memory) -> str:
 
 def _guess_tool(view: Any) -> str:
     """The tool a result most likely came from, by its shape (for results without a known call)."""
-    if not isinstance(view, dict):
-        return ""
-    if "categories" in view:
-        return "list_categories"
-    if "subtotal" in view:
-        return "view_cart"
-    if "strategy" in view:
-        return "get_recommendations"
-    if "items" in view:
-        return "search_products"
-    return "get_product" if "id" in view and "name" in view else ""
+    shapes = (("categories", "list_categories"), ("subtotal", "view_cart"), ("strategy", "get_recommendations"),
+              ("items", "search_products"), ("id", "get_product"))
+    return next((tool for key, tool in shapes if key in view), "") if isinstance(view, dict) else ""
 
 
 def _items(view: Any, key: str = "items") -> list[dict[str, Any]]:
@@ -317,14 +273,14 @@ def money(amount: Any, currency: Any) -> str:
 def _stock(stock: Any) -> str:
     if not isinstance(stock, int):
         return "stock unknown"
-    if stock <= 0:
-        return "out of stock"
-    return f"only {stock} left" if stock <= 3 else "in stock"
+    return "out of stock" if stock <= 0 else f"only {stock} left" if stock <= 3 else "in stock"
 
 
 def _bullet(item: dict[str, Any]) -> str:
-    notes = ([f"rating {item['rating']}"] if isinstance(item.get("rating"), int | float) else []) + [_stock(item.get("stock"))]
-    return f"- **{item.get('name', item.get('id', '?'))}** — {money(item.get('price', '?'), item.get('currency'))} ({', '.join(notes)})"
+    rating = item.get("rating")
+    notes = ([f"rating {rating}"] if isinstance(rating, int | float) else []) + [_stock(item.get("stock"))]
+    price = money(item.get("price", "?"), item.get("currency"))
+    return f"- **{item.get('name', item.get('id', '?'))}** — {price} ({', '.join(notes)})"
 
 
 def _describe(args: dict[str, Any]) -> str:
@@ -340,27 +296,24 @@ def _describe(args: dict[str, Any]) -> str:
 def _search_text(view: Any, args: dict[str, Any]) -> str:
     items = [i for i in _items(view) if Memory.usable(i)]
     if not items:
-        return f"I couldn't find any {_describe(args)}. Try a broader search: fewer words, another category or a wider price range."
+        return (f"I couldn't find any {_describe(args)}. "
+                "Try a broader search: fewer words, another category or a wider price range.")
     total = view.get("total") if isinstance(view.get("total"), int) else len(items)
     head = f"I found {total} {'result' if total == 1 else 'results'} for {_describe(args)}"
     head += ":" if total <= len(items) else f" (here are the first {len(items)}):"
-    return head + "\n" + "\n".join(_bullet(i) for i in items) + "\n\nWant details on one of them, or shall I add one to your cart?"
+    bullets = "\n".join(_bullet(i) for i in items)
+    return f"{head}\n{bullets}\n\nWant details on one of them, or shall I add one to your cart?"
 
 
 def _product_text(view: Any) -> str:
     if not Memory.usable(view):
         return "I couldn't read that product's details."
-    lines = [_bullet(view)[2:]]
-    if view.get("about"):
-        lines.append(str(view["about"]))
-    if view.get("category"):
-        lines.append(f"- Category: {view['category']}")
+    lines = [_bullet(view)[2:], str(view.get("about") or ""), f"- Category: {view.get('category', '?')}"]
     if isinstance(view.get("stock"), int) and view["stock"] > 0:
         lines.append(f"- Stock: {view['stock']} available")
     attributes = view.get("attributes")
-    if isinstance(attributes, dict):
-        lines += [f"- {key}: {value}" for key, value in attributes.items()]
-    return "\n".join(lines)
+    lines += [f"- {key}: {value}" for key, value in attributes.items()] if isinstance(attributes, dict) else []
+    return "\n".join(line for line in lines if line)
 
 
 def _recommendations_text(view: Any, args: dict[str, Any], memory: Memory) -> str:
@@ -387,7 +340,8 @@ def _count(n: Any) -> str:
 def _cart_summary(view: Any) -> str:
     if not isinstance(view, dict) or not view.get("item_count"):
         return "Your cart is now empty."
-    return f"Your cart now has {_count(view['item_count'])}, subtotal {money(view.get('subtotal', '?'), view.get('currency'))}."
+    subtotal = money(view.get("subtotal", "?"), view.get("currency"))
+    return f"Your cart now has {_count(view['item_count'])}, subtotal {subtotal}."
 
 
 def _cart_text(view: Any) -> str:
@@ -419,17 +373,23 @@ def _compare(steps: list[Step], intent: Intent) -> str:
         elif p.get("about"):
             line += f"; {p['about']}"
         lines.append(line)
-    verdict = []
+    cheap = top = None
+    saving = rated = ""
     pa, pb = _decimal(a.get("price")), _decimal(b.get("price"))
     if pa is not None and pb is not None and pa != pb and a.get("currency") == b.get("currency"):
-        cheap, dear = (a, b) if pa < pb else (b, a)
-        verdict.append(f"The {cheap['name']} is cheaper by {money(abs(pa - pb), a.get('currency'))}")
+        cheap, saving = (a if pa < pb else b), f"by {money(abs(pa - pb), a.get('currency'))}"
     ra, rb = a.get("rating"), b.get("rating")
     if isinstance(ra, int | float) and isinstance(rb, int | float) and ra != rb:
         top, low = (a, b) if ra > rb else (b, a)
-        verdict.append(f"the {top['name']} is rated higher ({top['rating']} vs {low['rating']})")
+        rated = f"rated higher ({top['rating']} vs {low['rating']})"
+    if cheap is not None and cheap is top:
+        verdict = [f"the {cheap['name']} is both cheaper ({saving}) and {rated}"]
+    else:
+        verdict = ([f"the {cheap['name']} is cheaper {saving}"] if cheap else []) + (
+            [f"the {top['name']} is {rated}"] if top else [])
     if verdict:
-        lines.append("\n" + "; ".join(verdict) + ".")
+        text = "; ".join(verdict)
+        lines.append("\n" + text[0].upper() + text[1:] + ".")
     return "\n".join(lines)
 
 

@@ -12,8 +12,10 @@ from typing import Annotated, Literal
 
 import msgspec
 
-USER_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
-PRODUCT_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+# "(?!\n)": Python's "$" also matches before a trailing newline; this reads the same in
+# Python and in JSON Schema (ECMA) regexes.
+USER_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}(?!\n)$"
+PRODUCT_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}(?!\n)$"
 MAX_LINE_QUANTITY = 999
 CURRENCY = "USD"
 
