@@ -99,7 +99,8 @@ def map_client_error(exc: ClientError | BotoCoreError) -> ModelUnavailable | Mod
 def client_config(settings: Settings) -> Config:
     """botocore's configuration: explicit retry mode, pool size and timeouts."""
     return Config(
-        retries={"mode": settings.bedrock_retry_mode, "max_attempts": settings.bedrock_max_attempts},
+        # botocore's `max_attempts` counts retries only; `total_max_attempts` counts every attempt.
+        retries={"mode": settings.bedrock_retry_mode, "total_max_attempts": settings.bedrock_max_attempts},
         max_pool_connections=settings.bedrock_max_connections,
         connect_timeout=settings.bedrock_connect_timeout,
         read_timeout=settings.bedrock_read_timeout,

@@ -21,7 +21,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Iterable
 
-from litestar import Litestar, Request, Response, delete, get, post
+from litestar import Litestar, MediaType, Request, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, JSONBody
@@ -43,13 +43,15 @@ def _request_id() -> dict[str, str]:
     return {"x-amzn-RequestId": str(uuid.uuid4())}
 
 
-@post("/model/{target:path}", operation_id="Invoke", status_code=200, media_type="application/json")
+# One catch-all route: an ARN model id arrives with its "/" decoded, so the operation is the last segment.
+@post("/model/{target:path}", operation_id="Invoke", status_code=200)
 async def invoke(target: FromPath[str], request: Request, state: State) -> Response[bytes] | Stream:
     """``converse`` or ``converse-stream``, told apart by the last path segment."""
     endpoint: ConverseEndpoint = state.endpoint
     model_id, _, operation = target.lstrip("/").rpartition("/")
     if operation == "converse":
-        return Response(await endpoint.converse(model_id, await request.body()), headers=_request_id())
+        body = await endpoint.converse(model_id, await request.body())
+        return Response(body, media_type=MediaType.JSON, headers=_request_id())
     if operation == "converse-stream":
         events = await endpoint.converse_stream(model_id, await request.body())
         return Stream(_iterate(events), media_type=EVENT_STREAM, headers=_request_id())
@@ -107,20 +109,20 @@ def _error_response(error: BedrockError) -> Response[dict[str, str]]:
     )
 
 
-def _bedrock_error(_: Request, exc: BedrockError) -> Response[dict[str, str]]:
+def _bedrock_error(request: Request, exc: BedrockError) -> Response[dict[str, str]]:
     return _error_response(exc)
 
 
-def _http_error(_: Request, exc: HTTPException) -> Response[dict[str, str]]:
+def _http_error(request: Request, exc: HTTPException) -> Response[dict[str, str]]:
     if exc.status_code == 400:
         extra = f" {exc.extra}" if exc.extra else ""
         return _error_response(BedrockError.validation(f"{exc.detail}{extra}"))
     if exc.status_code in (404, 405):
         return _error_response(BedrockError("UnknownOperationException", exc.detail))
-    return _unexpected_error(_, exc)
+    return _unexpected_error(request, exc)
 
 
-def _unexpected_error(_: Request, exc: Exception) -> Response[dict[str, str]]:
+def _unexpected_error(request: Request, exc: Exception) -> Response[dict[str, str]]:
     logger.error("local Converse endpoint error", exc_info=exc)
     return _error_response(BedrockError("InternalServerException", "The server encountered an internal error."))
 

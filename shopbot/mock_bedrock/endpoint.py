@@ -26,7 +26,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 
 import msgspec
 
@@ -47,12 +47,19 @@ TEXT_CHUNK = 16
 TOOL_INPUT_CHUNK = 16
 INTERRUPT_AFTER = 2  # events sent before an injected stream interruption
 
+UNKNOWN_MODEL = "Could not resolve the foundation model from the provided model identifier."
+
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
 
 class Stats(msgspec.Struct, kw_only=True):
-    """Call counts since the endpoint started (or since the last reset): ``GET /_mock/stats``."""
+    """Counts since the endpoint started (or since the last reset): ``GET /_mock/stats``.
+
+    `calls` by operation, `errors` by error code (in-stream exceptions by their
+    event name, e.g. ``throttlingException``), `faults` by injected kind, the
+    tokens answered, and the calls in flight now and at most.
+    """
 
     calls: dict[str, int] = msgspec.field(default_factory=dict)
     errors: dict[str, int] = msgspec.field(default_factory=dict)
@@ -154,10 +161,10 @@ class ConverseEndpoint:
 
     async def _call(self, model_id: str, body: bytes) -> tuple[ModelResponse, Fault | None]:
         """Steps 1-4 of a call: the model's response (usage filled in) and a pending stream fault."""
+        if not model_id:
+            raise BedrockError.constraint("", "modelId", "Member must have length greater than or equal to 1")
         if self.model_ids is not None and model_id not in self.model_ids:
-            raise BedrockError(
-                "ResourceNotFoundException", "Could not resolve the foundation model from the provided model identifier."
-            )
+            raise BedrockError("ResourceNotFoundException", UNKNOWN_MODEL)
         request = _parse(body, model_id)
         fault = self.faults.next_fault()
         if fault is not None:

@@ -183,3 +183,12 @@ def test_the_adapter_is_the_model_client() -> None:
     from shopbot.engine.model import ModelClient
 
     assert isinstance(BedrockModel(object(), model_id="us.amazon.nova-lite-v1:0"), ModelClient)
+
+
+async def test_max_attempts_counts_every_attempt(endpoint, faults: FaultPlan) -> None:
+    url, _, recorder = endpoint
+    faults.fail_next(Fault.UNAVAILABLE, times=5)
+    async with open_bedrock_model(Settings(bedrock_endpoint_url=url, bedrock_max_attempts=2), **DUMMY_KEYS) as model:
+        with pytest.raises(ModelUnavailable):
+            await model.respond(ModelRequest("", (Message.user("hi"),), TOOLS))
+    assert len(recorder.bodies) == 2

@@ -32,7 +32,11 @@ TOOLS = {
         },
     ]
 }
-SEARCH = ToolCall("tooluse_search1", "search_products", {"query": "trail running shoes", "max_price": 120.5, "tags": ["waterproof", "wide"]})
+SEARCH = ToolCall(
+    "tooluse_search1",
+    "search_products",
+    {"query": "trail running shoes", "max_price": 120.5, "tags": ["waterproof", "wide"]},
+)
 CART = ToolCall("tooluse_cart2", "view_cart", {})
 
 
@@ -40,7 +44,9 @@ def user(text: str) -> dict[str, Any]:
     return {"role": "user", "content": [{"text": text}]}
 
 
-def answer(*parts: TextPart | ToolCall, stop: StopReason = StopReason.END_TURN, usage: Usage = Usage()) -> ModelResponse:
+def answer(
+    *parts: TextPart | ToolCall, stop: StopReason = StopReason.END_TURN, usage: Usage = Usage()
+) -> ModelResponse:
     return ModelResponse(Message("assistant", parts), stop, usage)
 
 
@@ -130,8 +136,10 @@ async def test_stream_text_deltas(start):
     text = "Here are three trail shoes under 120 dollars that suit wide feet."
     running = await start(ScriptedModel([answer(TextPart(text), usage=Usage(30, 15))]))
 
-    events = await collect(await running.bedrock.converse_stream(modelId=MODEL_ID, messages=[user("shoes?")]))
+    response = await running.bedrock.converse_stream(modelId=MODEL_ID, messages=[user("shoes?")])
+    events = await collect(response)
 
+    assert response["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "application/vnd.amazon.eventstream"
     assert events[0] == {"messageStart": {"role": "assistant"}}
     deltas = [e["contentBlockDelta"] for e in events if "contentBlockDelta" in e]
     assert len(deltas) > 2
@@ -171,9 +179,8 @@ async def test_stream_tool_use_input_arrives_in_chunks(start):
         await running.bedrock.converse_stream(modelId=MODEL_ID, messages=[user("shoes?")], toolConfig=TOOLS)
     )
 
-    assert events[1] == {
-        "contentBlockStart": {"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": SEARCH.id, "name": SEARCH.name}}}
-    }
+    start_event = {"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": SEARCH.id, "name": SEARCH.name}}}
+    assert events[1] == {"contentBlockStart": start_event}
     chunks = [e["contentBlockDelta"]["delta"]["toolUse"]["input"] for e in events if "contentBlockDelta" in e]
     assert len(chunks) > 2
     assert reassemble(events) == [{"toolUse": {"toolUseId": SEARCH.id, "name": SEARCH.name, "input": SEARCH.input}}]

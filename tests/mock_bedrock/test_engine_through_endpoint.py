@@ -24,7 +24,9 @@ REQUESTS = {
         ),
         TOOLS,
     ),
-    "plain text history": ModelRequest("", (Message.user("hi"), Message("assistant", (TextPart("Hello!"),)), Message.user("thanks"))),
+    "plain text history": ModelRequest(
+        "", (Message.user("hi"), Message("assistant", (TextPart("Hello!"),)), Message.user("thanks"))
+    ),
 }
 
 

@@ -55,9 +55,15 @@ def test_messages_round_trip_through_botocore(messages, data):
 
 
 def test_event_and_exception_headers():
-    [event, error] = decode(encode_event("messageStart", {"role": "assistant"}) + encode_exception("throttlingException", "slow down"))
+    stream = encode_event("messageStart", {"role": "assistant"}) + encode_exception("throttlingException", "slow down")
 
-    assert event.headers == {":event-type": "messageStart", ":content-type": "application/json", ":message-type": "event"}
+    [event, error] = decode(stream)
+
+    assert event.headers == {
+        ":event-type": "messageStart",
+        ":content-type": "application/json",
+        ":message-type": "event",
+    }
     assert json.loads(event.payload) == {"role": "assistant"}
     assert error.headers == {
         ":exception-type": "throttlingException",
@@ -84,12 +90,20 @@ def test_oversized_header_name_is_refused():
 
 tool_inputs = st.dictionaries(
     st.text(min_size=1, max_size=10),
-    st.one_of(st.text(max_size=30), st.integers(-(10**6), 10**6), st.booleans(), st.none(), st.lists(st.text(max_size=5), max_size=3)),
+    st.one_of(
+        st.text(max_size=30),
+        st.integers(-(10**6), 10**6),
+        st.booleans(),
+        st.none(),
+        st.lists(st.text(max_size=5), max_size=3),
+    ),
     max_size=5,
 )
 parts = st.one_of(
     st.builds(TextPart, st.text(min_size=1, max_size=120)),
-    st.builds(ToolCall, st.from_regex(r"tooluse_[a-zA-Z0-9]{1,20}", fullmatch=True), st.just("search_products"), tool_inputs),
+    st.builds(
+        ToolCall, st.from_regex(r"tooluse_[a-zA-Z0-9]{1,20}", fullmatch=True), st.just("search_products"), tool_inputs
+    ),
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -55,3 +57,13 @@ async def test_a_broken_app_fails_at_start_up():
 def test_public_surface():
     for name in shopbot.mock_bedrock.__all__:
         assert getattr(shopbot.mock_bedrock, name).__doc__, name
+
+
+async def test_keep_alive_answers_are_not_held_back_by_nagle():
+    # Without TCP_NODELAY each answer on a reused connection waits ~40 ms for a delayed ACK.
+    async with serve_in_background(hello_app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
+        await http.get("/warm-up")
+        began = time.perf_counter()
+        for _ in range(20):
+            await http.get("/again")
+        assert time.perf_counter() - began < 0.4

@@ -100,7 +100,10 @@ BROKEN: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "blank text": ({"messages": [text("user", "  \n ")]}, "at messages.0.content.0 is blank"),
     "empty text": ({"messages": [Q, text("assistant", ""), Q]}, "at messages.1.content.0 is blank"),
-    "empty content": ({"messages": [{"role": "user", "content": []}]}, "content field in the Message object at messages.0 is empty"),
+    "empty content": (
+        {"messages": [{"role": "user", "content": []}]},
+        "content field in the Message object at messages.0 is empty",
+    ),
     "bad toolUseId": (
         {"messages": [Q, use("tool use!"), results("tool use!")], "toolConfig": TOOLS},
         "Value 'tool use!' at 'messages.2.member.content.1.member.toolUse.toolUseId' failed to satisfy constraint",
@@ -109,7 +112,10 @@ BROKEN: dict[str, tuple[dict[str, Any], str]] = {
         {"messages": [Q, use("a" * 65), results("a" * 65)], "toolConfig": TOOLS},
         "Member must have length between 1 and 64",
     ),
-    "bad tool name": ({"messages": [Q], "toolConfig": tool_named("search products")}, "toolConfig.tools.1.member.toolSpec.name"),
+    "bad tool name": (
+        {"messages": [Q], "toolConfig": tool_named("search products")},
+        "Value 'search products' at 'toolConfig.tools.1.member.toolSpec.name'",
+    ),
     "tool name too long": ({"messages": [Q], "toolConfig": tool_named("t" * 65)}, "length between 1 and 64"),
     "no tools in toolConfig": ({"messages": [Q], "toolConfig": {"tools": []}}, "toolConfig.tools"),
     "tool blocks without toolConfig": (
@@ -132,7 +138,8 @@ BROKEN: dict[str, tuple[dict[str, Any], str]] = {
     "topP above 1": ({"messages": [Q], "inferenceConfig": {"topP": 2}}, "inferenceConfig.topP"),
     "maxTokens 0": (
         {"messages": [Q], "inferenceConfig": {"maxTokens": 0}},
-        "at 'inferenceConfig.maxTokens' failed to satisfy constraint: Member must have value greater than or equal to 1",
+        "Value '0' at 'inferenceConfig.maxTokens' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 1",
     ),
     "blank system prompt": ({"messages": [Q], "system": [{"text": ""}]}, "system.1.member.text"),
 }
@@ -160,14 +167,17 @@ VALID: dict[str, tuple[str, dict[str, Any]]] = {
             "messages": [
                 Q,
                 use("tooluse_a", "tooluse_b"),
-                results("tooluse_b", "tooluse_a") | {"content": [*results("tooluse_b", "tooluse_a")["content"], {"text": "x"}]},
+                {"role": "user", "content": [*results("tooluse_b", "tooluse_a")["content"], {"text": "both"}]},
             ],
             "toolConfig": TOOLS,
         },
     ),
     "tools offered but unused": (NOVA, {"messages": [Q], "toolConfig": TOOLS}),
     "inference bounds": (NOVA, {"messages": [Q], "inferenceConfig": {"temperature": 1, "topP": 0, "maxTokens": 1}}),
-    "any schema for other models": (CLAUDE, {"messages": [Q], "toolConfig": tool_named("search", SCHEMA | {"$defs": {}})}),
+    "any schema for other models": (
+        CLAUDE,
+        {"messages": [Q], "toolConfig": tool_named("search", SCHEMA | {"$defs": {}})},
+    ),
 }
 
 
@@ -216,3 +226,11 @@ def test_tool_results_must_answer_exactly_the_previous_uses(ids, data):
         assert sorted(answered) != sorted(ids)
     else:
         assert sorted(answered) == sorted(ids)
+
+
+async def test_empty_model_id(url):
+    async with httpx.AsyncClient(base_url=url) as http:
+        response = await http.post("/model//converse", json={"messages": [Q]})
+
+    assert response.status_code == 400
+    assert "at 'modelId' failed to satisfy constraint" in response.json()["message"]
