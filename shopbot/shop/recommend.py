@@ -62,7 +62,8 @@ def recommend(candidates: Sequence[Product], context: Context, limit: int) -> Re
     elif context.history:
         strategy, sources = "personal", list(context.history)
         excluded.update(p.id for p in sources)
-        categories = list(dict.fromkeys(c for p in sources for c in (p.category, *COMPLEMENTS.get(p.category, ()))))
+        related = (c for p in sources for c in (p.category, *COMPLEMENTS.get(p.category, ())))
+        categories = list(dict.fromkeys(related))
     else:
         strategy, sources = "popular", []
         categories = None

@@ -6,19 +6,21 @@ not an order (the contract has no checkout). Two concurrent adds to one line bot
 count: the read-check-write runs inside one ``BEGIN IMMEDIATE`` transaction.
 
 Idempotency: a mutation carrying an ``Idempotency-Key`` stores its response (status
-and body, errors included) in the same transaction that applies it, under the key and
-its scope (method and path, which contains the user id). A repeat within 24 hours
-gets that response back without applying anything, whatever its body says.
+and body, 404 and 409 included) in the same transaction that applies it, under the key
+and its scope (method and path, which holds the user id). A repeat within 24 hours gets
+that response back, byte for byte, without applying anything, whatever its body says.
+A body that does not parse is answered 422 and not stored.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import msgspec
-import sqlite3
 
 from shopbot.shop import repository
 from shopbot.shop.db import Database
@@ -38,6 +40,7 @@ from shopbot.shop.search import SearchQuery, search_products
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 MAX_IDEMPOTENCY_KEY = 200
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -97,44 +100,44 @@ class Shop:
         with self._db.read() as conn:
             return repository.read_cart(conn, user_id)
 
-    def add_item(self, user_id: str, body: AddItemRequest, idempotency: str | None = None) -> Reply:
-        """Add ``body.quantity`` of a product to the user's cart."""
+    def add_item(self, user_id: str, body: bytes, idempotency: str | None = None) -> Reply:
+        """Add a product to the user's cart; ``body`` is the JSON AddItemRequest."""
         key = idempotency_key(idempotency, f"POST /api/carts/{user_id}/items")
 
-        def change(conn: sqlite3.Connection, now: float) -> None:
-            product = _require_product(conn, body.product_id)
-            wanted = (repository.line_quantity(conn, user_id, product.id) or 0) + body.quantity
+        def change(conn: sqlite3.Connection, request: AddItemRequest, now: float) -> None:
+            product = _require_product(conn, request.product_id)
+            wanted = (repository.line_quantity(conn, user_id, product.id) or 0) + request.quantity
             _check_stock(product, wanted)
             repository.put_line(conn, user_id, product.id, wanted, now)
             repository.record_event(conn, user_id, product.id, "cart_add", now)
 
-        return self._mutate(user_id, key, change)
+        return self._mutate(user_id, key, lambda: decode_body(body, AddItemRequest), change)
 
     def set_quantity(
-        self, user_id: str, product_id: str, body: SetQuantityRequest, idempotency: str | None = None
+        self, user_id: str, product_id: str, body: bytes, idempotency: str | None = None
     ) -> Reply:
-        """Set the quantity of a line already in the cart; 0 removes it."""
+        """Set the quantity of a line already in the cart (0 removes it); ``body`` is JSON."""
         key = idempotency_key(idempotency, f"PUT /api/carts/{user_id}/items/{product_id}")
 
-        def change(conn: sqlite3.Connection, now: float) -> None:
+        def change(conn: sqlite3.Connection, request: SetQuantityRequest, now: float) -> None:
             _require_line(conn, user_id, product_id)
-            if body.quantity == 0:
+            if request.quantity == 0:
                 repository.delete_line(conn, user_id, product_id, now)
                 return
-            _check_stock(_require_product(conn, product_id), body.quantity)
-            repository.put_line(conn, user_id, product_id, body.quantity, now)
+            _check_stock(_require_product(conn, product_id), request.quantity)
+            repository.put_line(conn, user_id, product_id, request.quantity, now)
 
-        return self._mutate(user_id, key, change)
+        return self._mutate(user_id, key, lambda: decode_body(body, SetQuantityRequest), change)
 
     def remove_item(self, user_id: str, product_id: str, idempotency: str | None = None) -> Reply:
         """Remove a line from the cart."""
         key = idempotency_key(idempotency, f"DELETE /api/carts/{user_id}/items/{product_id}")
 
-        def change(conn: sqlite3.Connection, now: float) -> None:
+        def change(conn: sqlite3.Connection, _: None, now: float) -> None:
             _require_line(conn, user_id, product_id)
             repository.delete_line(conn, user_id, product_id, now)
 
-        return self._mutate(user_id, key, change)
+        return self._mutate(user_id, key, lambda: None, change)
 
     def recommendations(
         self, user_id: str | None, product_id: str | None, limit: int
@@ -159,16 +162,22 @@ class Shop:
         self,
         user_id: str,
         key: IdempotencyKey | None,
-        change: Callable[[sqlite3.Connection, float], None],
+        parse: Callable[[], T],
+        change: Callable[[sqlite3.Connection, T, float], None],
     ) -> Reply:
-        """Apply ``change`` and answer with the cart, once per idempotency key."""
+        """Apply ``change`` and answer with the cart, once per idempotency key.
+
+        A replay wins over everything, even a body that no longer parses; a body that
+        does not parse is answered 422 and not recorded, so the client can fix it.
+        """
         with self._db.write() as conn:
             if key is not None and (stored := repository.find_reply(conn, key.scope, key.key)):
                 return Reply(status=stored[0], body=stored[1], replayed=True)
+            request = parse()
             now = time.time()
             conn.execute("SAVEPOINT change")
             try:
-                change(conn, now)
+                change(conn, request, now)
                 reply = Reply(200, msgspec.json.encode(repository.read_cart(conn, user_id)))
             except ShopError as exc:
                 conn.execute("ROLLBACK TO change")
@@ -181,6 +190,14 @@ class Shop:
                     conn, key.scope, key.key, reply.status, reply.body, now, IDEMPOTENCY_TTL_SECONDS
                 )
             return reply
+
+
+def decode_body(raw: bytes, body_type: type[T]) -> T:
+    """Decode a JSON request body strictly: ``"2"``, ``2.0`` and ``true`` are no ints."""
+    try:
+        return msgspec.json.decode(raw, type=body_type, strict=True)
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(f"Invalid request body: {exc}") from None
 
 
 def _require_product(conn: sqlite3.Connection, product_id: str) -> Product:

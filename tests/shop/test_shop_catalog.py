@@ -15,7 +15,7 @@ import msgspec
 import shopbot.shop
 from shopbot.shop import create_storefront_app
 from shopbot.shop.db import load_demo_catalog, open_database
-from shopbot.shop.models import PRODUCT_ID_PATTERN, AddItemRequest, Catalog, Product
+from shopbot.shop.models import PRODUCT_ID_PATTERN, Catalog, Product
 from shopbot.shop.service import Shop
 
 PRODUCTS = load_demo_catalog().products
@@ -60,7 +60,7 @@ def test_prices_are_strings_in_the_file() -> None:
 async def test_file_database_persists_and_seeds_once(tmp_path: Path) -> None:
     path = str(tmp_path / "shop.db")
     first = Shop(open_database(path))
-    first.add_item("keep", AddItemRequest(product_id="acer-aspire-5", quantity=2))
+    first.add_item("keep", b'{"product_id": "acer-aspire-5", "quantity": 2}')
     first.close()
     app = create_storefront_app(path)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shop") as http:

@@ -62,12 +62,14 @@ def cart_is(expected: dict[str, int]) -> Callable[[Any], None]:
     return check
 
 
-def page_of(check_item: Callable[[Any], None] | None = None, total: int | None = None) -> Callable[[Any], None]:
+def page_of(
+    check_item: Callable[[Any], None] | None = None, total: int | None = None
+) -> Callable[[Any], None]:
     def check(body: Any) -> None:
         assert set(body) == {"items", "total"}
         for item in body["items"]:
             assert_product(item)
-            if check_item:
+            if check_item is not None:
                 check_item(item)
         if total is not None:
             assert body["total"] == total
@@ -104,102 +106,147 @@ DELETE = "DELETE /api/carts/{user_id}/items/{product_id}"
 RECS = "GET /api/recommendations"
 HEALTH = "GET /health"
 
+INVALID = "invalid_request"
+
+
+def get(path: str, **params: Any) -> Call:
+    return Call("GET", path, params=params or None)
+
+
+def post(user: str, json: Any = None, content: bytes | None = None) -> Call:
+    return Call("POST", f"/api/carts/{user}/items", json=json, content=content)
+
+
+def equals(expected: Any) -> Callable[[Any], None]:
+    def check(body: Any) -> None:
+        assert body == expected
+
+    return check
+
+
+def first_category(category: str) -> Callable[[Any], None]:
+    def check(body: Any) -> None:
+        page_of()(body)
+        assert body["items"][0]["category"] == category
+
+    return check
+
+
+def categories_listed(body: Any) -> None:
+    assert len(body["items"]) >= 10
+    assert all(set(c) == {"name", "product_count"} and c["product_count"] > 0 for c in body["items"])
+
+
+def single_item_page(body: Any) -> None:
+    page_of()(body)
+    assert len(body["items"]) == 1 and body["total"] > 1
+
+
+def twenty_items(body: Any) -> None:
+    assert len(body["items"]) == 20
+
+
+def in_category(category: str) -> Callable[[Any], None]:
+    def check(item: Any) -> None:
+        assert item["category"] == category
+
+    return check
+
+
+def priced_between(low: str, high: str) -> Callable[[Any], None]:
+    def check(item: Any) -> None:
+        assert money(low) <= money(item["price"]) <= money(high)
+
+    return check
+
+
+XPS = "dell-xps-13"
+
 CASES = [
-    Case("health", HEALTH, Call("GET", "/health"), 200, check=lambda b: b == {"status": "ok"} or pytest.fail(b)),
+    Case("health", HEALTH, get("/health"), 200, check=equals({"status": "ok"})),
     # search
-    Case("list all", PRODUCTS, Call("GET", "/api/products"), 200, check=page_of()),
-    Case("search q", PRODUCTS, Call("GET", "/api/products", params={"q": "laptop"}), 200,
-         check=lambda b: page_of()(b) or b["items"][0]["category"] == "laptops" or pytest.fail(b)),
-    Case("search category", PRODUCTS, Call("GET", "/api/products", params={"category": "laptops", "limit": 100}), 200,
-         check=page_of(lambda p: p["category"] == "laptops" or pytest.fail(p))),
-    Case("search price range", PRODUCTS,
-         Call("GET", "/api/products", params={"min_price": "100", "max_price": "200.50"}), 200,
-         check=page_of(lambda p: 100 <= money(p["price"]) <= money("200.50") or pytest.fail(p))),
-    Case("search paging", PRODUCTS, Call("GET", "/api/products", params={"limit": 1, "offset": 3}), 200,
-         check=lambda b: page_of()(b) or (len(b["items"]) == 1 and b["total"] > 1) or pytest.fail(b)),
-    Case("search no match", PRODUCTS, Call("GET", "/api/products", params={"q": "zzyzx"}), 200, check=page_of(total=0)),
-    Case("limit 0", PRODUCTS, Call("GET", "/api/products", params={"limit": 0}), 422, "invalid_request"),
-    Case("limit 101", PRODUCTS, Call("GET", "/api/products", params={"limit": 101}), 422, "invalid_request"),
-    Case("limit text", PRODUCTS, Call("GET", "/api/products", params={"limit": "ten"}), 422, "invalid_request"),
-    Case("offset negative", PRODUCTS, Call("GET", "/api/products", params={"offset": -1}), 422, "invalid_request"),
-    Case("min_price text", PRODUCTS, Call("GET", "/api/products", params={"min_price": "abc"}), 422, "invalid_request"),
-    Case("max_price negative", PRODUCTS, Call("GET", "/api/products", params={"max_price": "-5"}), 422, "invalid_request"),
-    Case("min_price NaN", PRODUCTS, Call("GET", "/api/products", params={"min_price": "NaN"}), 422, "invalid_request"),
-    Case("min over max", PRODUCTS, Call("GET", "/api/products", params={"min_price": "10", "max_price": "5"}), 422, "invalid_request"),
+    Case("list all", PRODUCTS, get("/api/products"), 200, check=page_of()),
+    Case("search q", PRODUCTS, get("/api/products", q="laptop"), 200, check=first_category("laptops")),
+    Case("search category", PRODUCTS, get("/api/products", category="laptops", limit=100), 200,
+         check=page_of(in_category("laptops"))),
+    Case("search price range", PRODUCTS, get("/api/products", min_price="100", max_price="200.50"), 200,
+         check=page_of(priced_between("100.00", "200.50"))),
+    Case("search paging", PRODUCTS, get("/api/products", limit=1, offset=3), 200, check=single_item_page),
+    Case("search no match", PRODUCTS, get("/api/products", q="zzyzx"), 200, check=page_of(total=0)),
+    Case("limit 0", PRODUCTS, get("/api/products", limit=0), 422, INVALID),
+    Case("limit 101", PRODUCTS, get("/api/products", limit=101), 422, INVALID),
+    Case("limit text", PRODUCTS, get("/api/products", limit="ten"), 422, INVALID),
+    Case("offset negative", PRODUCTS, get("/api/products", offset=-1), 422, INVALID),
+    Case("min_price text", PRODUCTS, get("/api/products", min_price="abc"), 422, INVALID),
+    Case("max_price negative", PRODUCTS, get("/api/products", max_price="-5"), 422, INVALID),
+    Case("min_price NaN", PRODUCTS, get("/api/products", min_price="NaN"), 422, INVALID),
+    Case("min over max", PRODUCTS, get("/api/products", min_price="10", max_price="5"), 422, INVALID),
     # product
-    Case("product", PRODUCT, Call("GET", "/api/products/hp-pavilion-15"), 200,
+    Case("product", PRODUCT, get("/api/products/hp-pavilion-15"), 200,
          check=product_is("hp-pavilion-15", "HP Pavilion 15", "799.99", "laptops")),
-    Case("product sleeve", PRODUCT, Call("GET", "/api/products/laptop-sleeve-15-6"), 200,
+    Case("product sleeve", PRODUCT, get("/api/products/laptop-sleeve-15-6"), 200,
          check=product_is("laptop-sleeve-15-6", 'Laptop Sleeve 15.6"', "24.99", "accessories")),
-    Case("product unknown", PRODUCT, Call("GET", "/api/products/no-such-thing"), 404, "not_found"),
-    Case("product bad id", PRODUCT, Call("GET", "/api/products/bad%20id"), 422, "invalid_request"),
-    Case("product id too long", PRODUCT, Call("GET", "/api/products/" + "a" * 65), 422, "invalid_request"),
+    Case("product unknown", PRODUCT, get("/api/products/no-such-thing"), 404, "not_found"),
+    Case("product bad id", PRODUCT, get("/api/products/bad%20id"), 422, INVALID),
+    Case("product id too long", PRODUCT, get("/api/products/" + "a" * 65), 422, INVALID),
     # categories
-    Case("categories", CATEGORIES, Call("GET", "/api/categories"), 200,
-         check=lambda b: (len(b["items"]) >= 10 and all(set(c) == {"name", "product_count"} for c in b["items"]))
-         or pytest.fail(b)),
+    Case("categories", CATEGORIES, get("/api/categories"), 200, check=categories_listed),
     # carts
-    Case("cart unknown user", CART, Call("GET", "/api/carts/nobody@example.com"), 200, check=cart_is({})),
-    Case("cart after adds", CART, Call("GET", "/api/carts/u1"), 200,
-         given=(add("u1", "dell-xps-13"), add("u1", "usb-c-hub-7-in-1", 2)),
-         check=cart_is({"dell-xps-13": 1, "usb-c-hub-7-in-1": 2})),
-    Case("cart bad user", CART, Call("GET", "/api/carts/bad%20user"), 422, "invalid_request"),
-    Case("cart user too long", CART, Call("GET", "/api/carts/" + "u" * 129), 422, "invalid_request"),
-    Case("cart user trailing newline", CART, Call("GET", "/api/carts/u%0A"), 422, "invalid_request"),
+    Case("cart unknown user", CART, get("/api/carts/nobody@example.com"), 200, check=cart_is({})),
+    Case("cart after adds", CART, get("/api/carts/u1"), 200,
+         given=(add("u1", XPS), add("u1", "usb-c-hub-7-in-1", 2)),
+         check=cart_is({XPS: 1, "usb-c-hub-7-in-1": 2})),
+    Case("cart bad user", CART, get("/api/carts/bad%20user"), 422, INVALID),
+    Case("cart user too long", CART, get("/api/carts/" + "u" * 129), 422, INVALID),
+    Case("cart user trailing newline", CART, get("/api/carts/u%0A"), 422, INVALID),
     Case("add", ADD, add("u-2", "hp-pavilion-15", 2), 200, check=cart_is({"hp-pavilion-15": 2})),
     Case("add to existing line", ADD, add("u:3", "hp-pavilion-15", 3), 200,
          given=(add("u:3", "hp-pavilion-15", 2),), check=cart_is({"hp-pavilion-15": 5})),
     Case("add unknown product", ADD, add("u4", "no-such-thing"), 404, "not_found"),
     Case("add out of stock", ADD, add("u5", "lenovo-legion-5"), 409, "out_of_stock"),
-    Case("add over stock", ADD, add("u6", "dell-xps-13", 15), 409, "out_of_stock"),
-    Case("add line over stock", ADD, add("u7", "dell-xps-13", 10), 409, "out_of_stock",
-         given=(add("u7", "dell-xps-13", 10),)),
-    Case("add quantity 0", ADD, add("u8", "dell-xps-13", 0), 422, "invalid_request"),
-    Case("add quantity 1000", ADD, add("u8", "usb-c-cable-2m", 1000), 422, "invalid_request"),
-    Case("add quantity bool", ADD, Call("POST", "/api/carts/u8/items", json={"product_id": "dell-xps-13", "quantity": True}),
-         422, "invalid_request"),
-    Case("add quantity string", ADD, Call("POST", "/api/carts/u8/items", json={"product_id": "dell-xps-13", "quantity": "1"}),
-         422, "invalid_request"),
-    Case("add quantity float", ADD, Call("POST", "/api/carts/u8/items", json={"product_id": "dell-xps-13", "quantity": 1.5}),
-         422, "invalid_request"),
-    Case("add missing product", ADD, Call("POST", "/api/carts/u8/items", json={"quantity": 1}), 422, "invalid_request"),
-    Case("add bad product id", ADD, add("u8", "bad id!"), 422, "invalid_request"),
-    Case("add malformed json", ADD, Call("POST", "/api/carts/u8/items", content=b"{nope"), 422, "invalid_request"),
-    Case("add array body", ADD, Call("POST", "/api/carts/u8/items", json=[1]), 422, "invalid_request"),
-    Case("add bad user", ADD, add("bad user", "dell-xps-13"), 422, "invalid_request"),
-    Case("put", PUT, put("u9", "dell-xps-13", 4), 200, given=(add("u9", "dell-xps-13"),), check=cart_is({"dell-xps-13": 4})),
-    Case("put 0 removes", PUT, put("u10", "dell-xps-13", 0), 200,
-         given=(add("u10", "dell-xps-13"), add("u10", "acer-aspire-5")), check=cart_is({"acer-aspire-5": 1})),
-    Case("put not in cart", PUT, put("u11", "dell-xps-13", 1), 404, "not_found"),
+    Case("add over stock", ADD, add("u6", XPS, 15), 409, "out_of_stock"),
+    Case("add line over stock", ADD, add("u7", XPS, 10), 409, "out_of_stock", given=(add("u7", XPS, 10),)),
+    Case("add quantity 0", ADD, add("u8", XPS, 0), 422, INVALID),
+    Case("add quantity 1000", ADD, add("u8", "usb-c-cable-2m", 1000), 422, INVALID),
+    Case("add quantity bool", ADD, post("u8", {"product_id": XPS, "quantity": True}), 422, INVALID),
+    Case("add quantity string", ADD, post("u8", {"product_id": XPS, "quantity": "1"}), 422, INVALID),
+    Case("add quantity float", ADD, post("u8", {"product_id": XPS, "quantity": 1.5}), 422, INVALID),
+    Case("add missing product", ADD, post("u8", {"quantity": 1}), 422, INVALID),
+    Case("add bad product id", ADD, add("u8", "bad id!"), 422, INVALID),
+    Case("add malformed json", ADD, post("u8", content=b"{nope"), 422, INVALID),
+    Case("add array body", ADD, post("u8", [1]), 422, INVALID),
+    Case("add bad user", ADD, add("bad user", XPS), 422, INVALID),
+    Case("put", PUT, put("u9", XPS, 4), 200, given=(add("u9", XPS),), check=cart_is({XPS: 4})),
+    Case("put 0 removes", PUT, put("u10", XPS, 0), 200,
+         given=(add("u10", XPS), add("u10", "acer-aspire-5")), check=cart_is({"acer-aspire-5": 1})),
+    Case("put not in cart", PUT, put("u11", XPS, 1), 404, "not_found"),
     Case("put unknown product", PUT, put("u11", "no-such-thing", 1), 404, "not_found"),
-    Case("put over stock", PUT, put("u12", "dell-xps-13", 15), 409, "out_of_stock", given=(add("u12", "dell-xps-13"),)),
-    Case("put negative", PUT, put("u13", "dell-xps-13", -1), 422, "invalid_request", given=(add("u13", "dell-xps-13"),)),
-    Case("put bool", PUT, put("u13", "dell-xps-13", False), 422, "invalid_request", given=(add("u13", "dell-xps-13"),)),
-    Case("put bad product id", PUT, put("u13", "bad%20id", 1), 422, "invalid_request"),
-    Case("delete", DELETE, delete("u14", "dell-xps-13"), 200,
-         given=(add("u14", "dell-xps-13"), add("u14", "macbook-air-m2")), check=cart_is({"macbook-air-m2": 1})),
-    Case("delete not in cart", DELETE, delete("u15", "dell-xps-13"), 404, "not_found"),
-    Case("delete twice", DELETE, delete("u16", "dell-xps-13"), 404, "not_found",
-         given=(add("u16", "dell-xps-13"), delete("u16", "dell-xps-13"))),
-    Case("delete bad user", DELETE, delete("a" * 129, "dell-xps-13"), 422, "invalid_request"),
+    Case("put over stock", PUT, put("u12", XPS, 15), 409, "out_of_stock", given=(add("u12", XPS),)),
+    Case("put negative", PUT, put("u13", XPS, -1), 422, INVALID, given=(add("u13", XPS),)),
+    Case("put bool", PUT, put("u13", XPS, False), 422, INVALID, given=(add("u13", XPS),)),
+    Case("put bad product id", PUT, put("u13", "bad%20id", 1), 422, INVALID),
+    Case("delete", DELETE, delete("u14", XPS), 200,
+         given=(add("u14", XPS), add("u14", "macbook-air-m2")), check=cart_is({"macbook-air-m2": 1})),
+    Case("delete not in cart", DELETE, delete("u15", XPS), 404, "not_found"),
+    Case("delete twice", DELETE, delete("u16", XPS), 404, "not_found", given=(add("u16", XPS), delete("u16", XPS))),
+    Case("delete bad user", DELETE, delete("a" * 129, XPS), 422, INVALID),
     # recommendations
-    Case("recs popular", RECS, Call("GET", "/api/recommendations"), 200, check=recs("popular")),
-    Case("recs complementary", RECS, Call("GET", "/api/recommendations", params={"product_id": "dell-xps-13"}), 200,
+    Case("recs popular", RECS, get("/api/recommendations"), 200, check=recs("popular")),
+    Case("recs complementary", RECS, get("/api/recommendations", product_id=XPS), 200,
          check=recs("complementary")),
-    Case("recs cart", RECS, Call("GET", "/api/recommendations", params={"user_id": "r1"}), 200,
+    Case("recs cart", RECS, get("/api/recommendations", user_id="r1"), 200,
          given=(add("r1", "macbook-air-m2"),), check=recs("cart")),
-    Case("recs personal", RECS, Call("GET", "/api/recommendations", params={"user_id": "r2"}), 200,
+    Case("recs personal", RECS, get("/api/recommendations", user_id="r2"), 200,
          given=(add("r2", "macbook-air-m2"), delete("r2", "macbook-air-m2")), check=recs("personal")),
-    Case("recs limit", RECS, Call("GET", "/api/recommendations", params={"limit": 20}), 200,
-         check=lambda b: len(b["items"]) == 20 or pytest.fail(b)),
-    Case("recs unknown product", RECS, Call("GET", "/api/recommendations", params={"product_id": "no-such"}), 404, "not_found"),
-    Case("recs limit 0", RECS, Call("GET", "/api/recommendations", params={"limit": 0}), 422, "invalid_request"),
-    Case("recs limit 21", RECS, Call("GET", "/api/recommendations", params={"limit": 21}), 422, "invalid_request"),
-    Case("recs bad user", RECS, Call("GET", "/api/recommendations", params={"user_id": "a b"}), 422, "invalid_request"),
+    Case("recs limit", RECS, get("/api/recommendations", limit=20), 200, check=twenty_items),
+    Case("recs unknown product", RECS, get("/api/recommendations", product_id="no-such"), 404, "not_found"),
+    Case("recs limit 0", RECS, get("/api/recommendations", limit=0), 422, INVALID),
+    Case("recs limit 21", RECS, get("/api/recommendations", limit=21), 422, INVALID),
+    Case("recs bad user", RECS, get("/api/recommendations", user_id="a b"), 422, INVALID),
     # outside the route table: still the error body, never a stack trace
-    Case("unknown route", "*", Call("GET", "/api/nothing-here"), 404, "not_found"),
-    Case("wrong method", "*", Call("PATCH", "/api/carts/u1/items/dell-xps-13"), 405, "method_not_allowed"),
-    Case("body too large", "*", Call("POST", "/api/carts/u1/items", content=b"x" * 100_000), 413, "invalid_request"),
+    Case("unknown route", "*", get("/api/nothing-here"), 404, "not_found"),
+    Case("wrong method", "*", Call("PATCH", f"/api/carts/u1/items/{XPS}"), 405, "method_not_allowed"),
+    Case("body too large", "*", post("u1", content=b"x" * 100_000), 413, INVALID),
 ]
 
 # The route table of the contract: every success and error status it lists.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from litestar import Litestar, get
@@ -27,8 +29,9 @@ async def test_repeated_key_replays_and_applies_once(client: httpx.AsyncClient) 
 
 async def test_replay_ignores_a_different_body(client: httpx.AsyncClient) -> None:
     headers = {"Idempotency-Key": "k"}
-    first = await client.post(ADD.format(user="i2"), json={"product_id": "dell-xps-13", "quantity": 1}, headers=headers)
-    again = await client.post(ADD.format(user="i2"), json={"product_id": "acer-aspire-5", "quantity": 3}, headers=headers)
+    path = ADD.format(user="i2")
+    first = await client.post(path, json={"product_id": "dell-xps-13", "quantity": 1}, headers=headers)
+    again = await client.post(path, json={"product_id": "acer-aspire-5", "quantity": 3}, headers=headers)
     assert again.content == first.content
     assert cart_quantities((await client.get("/api/carts/i2")).json()) == {"dell-xps-13": 1}
 
@@ -64,7 +67,9 @@ async def test_without_key_every_request_applies(client: httpx.AsyncClient) -> N
     assert cart_quantities((await client.get("/api/carts/i6")).json()) == {"dell-xps-13": 3}
 
 
-@pytest.mark.parametrize("key", [b"", b"x" * 201, b"tab\there", b"caf\xc3\xa9", b"\x7f"], ids=["empty", "201 chars", "tab", "non-ascii", "DEL"])
+@pytest.mark.parametrize(
+    "key", [b"", b"x" * 201, b"tab\there", b"caf\xc3\xa9", b"\x7f"], ids=["empty", "201", "tab", "non-ascii", "DEL"]
+)
 async def test_invalid_keys_are_rejected(client: httpx.AsyncClient, key: bytes) -> None:
     response = await client.post(
         ADD.format(user="i7"), json={"product_id": "dell-xps-13", "quantity": 1}, headers={"Idempotency-Key": key}
@@ -94,10 +99,14 @@ ROUTES = [
 ]
 
 
+@pytest.fixture(scope="module")
+def locked_app() -> Litestar:
+    return create_storefront_app(api_key="s3cret-key")
+
+
 @pytest.fixture
-async def locked() -> httpx.AsyncClient:
-    app = create_storefront_app(api_key="s3cret-key")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shop") as http:
+async def locked(locked_app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=locked_app), base_url="http://shop") as http:
         yield http
 
 
@@ -138,3 +147,14 @@ async def test_unexpected_errors_become_a_500_body_without_details() -> None:
         response = await http.get("/boom")
     assert response.status_code == 500
     assert response.json() == {"error": "internal_error", "message": "Internal server error"}
+
+
+async def test_unparsable_body_is_not_recorded(client: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "fix-me"}
+    path = ADD.format(user="i9")
+    bad = await client.post(path, json={"product_id": "dell-xps-13", "quantity": "1"}, headers=headers)
+    assert bad.status_code == 422
+    good = await client.post(path, json={"product_id": "dell-xps-13", "quantity": 1}, headers=headers)
+    assert good.status_code == 200 and "Idempotent-Replayed" not in good.headers
+    stale = await client.post(path, content=b"{broken", headers=headers)
+    assert (stale.status_code, stale.content) == (200, good.content)

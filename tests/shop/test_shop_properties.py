@@ -96,8 +96,10 @@ async def run(app: Litestar, ops: list[tuple[str, str, int, str | None]]) -> Non
 @settings(max_examples=100, deadline=None)
 @given(ops=st.lists(op, max_size=12))
 @example(ops=[("add", POOL[0], STOCK[POOL[0]], None), ("add", POOL[0], 1, None), ("set", POOL[0], 8, None)])
-@example(ops=[("add", "dell-xps-13", 1, "k1"), ("add", "dell-xps-13", 1, "k1"), ("remove", "dell-xps-13", 0, "k1"),
-              ("remove", "dell-xps-13", 0, "k1"), ("add", "no-such-product", 1, "k2"), ("set", "dell-xps-13", 2, "k2")])
+@example(ops=[
+    ("add", "dell-xps-13", 1, "k1"), ("add", "dell-xps-13", 1, "k1"), ("remove", "dell-xps-13", 0, "k1"),
+    ("remove", "dell-xps-13", 0, "k1"), ("add", "no-such-product", 1, "k2"), ("set", "dell-xps-13", 2, "k2"),
+])
 def test_cart_mutations_match_the_model(app: Litestar, ops: list[tuple[str, str, int, str | None]]) -> None:
     asyncio.run(run(app, ops))
 

@@ -6,7 +6,6 @@ import httpx
 import pytest
 
 from shopbot.shop.db import load_demo_catalog, open_database
-from shopbot.shop.models import AddItemRequest
 from shopbot.shop.recommend import COMPLEMENTS
 from shopbot.shop.service import Shop
 
@@ -87,7 +86,7 @@ async def test_limit(client: httpx.AsyncClient, limit: int) -> None:
 
 def test_never_itself_nor_out_of_stock_nor_in_cart() -> None:
     shop = Shop(open_database())
-    shop.add_item("u", AddItemRequest(product_id="logitech-mx-master-3s", quantity=1))
+    shop.add_item("u", b'{"product_id": "logitech-mx-master-3s", "quantity": 1}')
     for product_id in CATALOG:
         recs = shop.recommendations("u", product_id, 20)
         ids = [p.id for p in recs.items]
