@@ -1,9 +1,13 @@
 """The `shopbot` command.
 
-    shopbot chat            chat in the terminal (offline demo model and the embedded shop by default)
-    shopbot storefront      run the reference storefront (the demo shop backend)
-    shopbot mock-bedrock    run the local Converse-compatible endpoint with the offline model
+    shopbot demo            the demo shop, the chat API and the offline model in one process
+    shopbot serve           the chat service for production (configured from the environment)
+    shopbot chat            chat in the terminal (with a running service, or in-process)
+    shopbot storefront      the reference storefront (the demo shop backend)
+    shopbot mock-bedrock    the local Converse-compatible endpoint with the offline model
+    shopbot config          the effective configuration, secrets hidden
 
+A bad setting stops any command with one line naming it (exit status 2).
 Each command imports what it needs when it runs, so `shopbot --help` is quick.
 """
 
@@ -12,107 +16,132 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import logging
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
+
+from shopbot.errors import ConfigurationError
+from shopbot.settings import Settings, env_name
 
 __all__ = ["main"]
+
+log = logging.getLogger("shopbot")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `shopbot` command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(env_file=".env")
+        return COMMANDS[args.command](args, settings) or 0
+    except ConfigurationError as exc:
+        print(f"shopbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shopbot", description="A shopping-assistant chat service on Bedrock.")
     commands = parser.add_subparsers(dest="command", required=True)
 
+    demo = commands.add_parser("demo", help="the demo shop + chat API + offline model, in one command")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000, help="chat API port")
+    demo.add_argument("--shop-port", type=int, default=3001, help="demo storefront port")
+
+    serve = commands.add_parser("serve", help="the chat service (production)")
+    serve.add_argument("--host", default=None, help="default: SERVER_HOST")
+    serve.add_argument("--port", type=int, default=None, help="default: SERVER_PORT")
+    serve.add_argument("--workers", type=int, default=1)
+
     chat = commands.add_parser("chat", help="chat in the terminal")
-    chat.add_argument(
-        "--model",
-        choices=("offline", "bedrock"),
-        default="offline",
-        help="offline: the deterministic demo model (no AWS); bedrock: the model from the environment's settings",
-    )
-    chat.add_argument(
-        "--backend",
-        default=None,
-        help="storefront URL (default: the embedded demo shop, in-process; or BACKEND_API_URL with --model bedrock)",
-    )
+    chat.add_argument("--url", default=None, help="a running chat service (default: an in-process engine)")
     chat.add_argument("--user", default=None, help="shopper id (default: a guest of the session)")
 
-    shop = commands.add_parser("storefront", help="run the reference storefront")
+    shop = commands.add_parser("storefront", help="the reference storefront")
     shop.add_argument("--host", default="127.0.0.1")
     shop.add_argument("--port", type=int, default=3001)
     shop.add_argument("--db", default="shopbot-demo.db", help="SQLite file (':memory:' for a throwaway shop)")
     shop.add_argument("--api-key", default=None, help="require this Bearer key on every request")
 
-    mock = commands.add_parser("mock-bedrock", help="run the local Converse-compatible endpoint")
+    mock = commands.add_parser("mock-bedrock", help="the local Converse-compatible endpoint")
     mock.add_argument("--host", default="127.0.0.1")
     mock.add_argument("--port", type=int, default=9101)
     mock.add_argument("--latency-ms", type=float, default=0.0, help="delay before every answer")
 
-    args = parser.parse_args(argv)
-    if args.command == "storefront":
-        from shopbot.shop.server import run_storefront
-
-        run_storefront(args.host, args.port, args.db, args.api_key)
-    elif args.command == "mock-bedrock":
-        from shopbot.engine.offline import OfflineModel
-        from shopbot.mock_bedrock.server import run_converse_endpoint
-
-        run_converse_endpoint(args.host, args.port, OfflineModel(), latency_ms=args.latency_ms)
-    else:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_chat(args.model, args.backend, args.user))
-    return 0
+    commands.add_parser("config", help="print the effective configuration (secrets hidden)")
+    return parser
 
 
-@contextlib.asynccontextmanager
-async def _open_storefront(url: str | None, settings: object) -> AsyncIterator[object]:
-    import httpx
+def _demo(args: argparse.Namespace, settings: Settings) -> None:
+    from shopbot.demo import demo_settings, serve_demo
+    from shopbot.logs import configure_logging
 
-    from shopbot.storefront.client import StorefrontClient
-
-    if url is not None:
-        async with StorefrontClient(url, api_key=getattr(settings, "backend_api_key", None)) as client:
-            yield client
-        return
-    from shopbot.shop.app import create_storefront_app
-
-    transport = httpx.ASGITransport(app=create_storefront_app(":memory:"))
-    async with httpx.AsyncClient(transport=transport, base_url="http://shop") as http:
-        yield StorefrontClient("http://shop", http=http)
+    settings = demo_settings(settings, host=args.host, port=args.port, shop_port=args.shop_port)
+    configure_logging(settings.log_level, json=False, secrets=settings.secret_values())
+    asyncio.run(serve_demo(settings, args.shop_port))
 
 
-async def _chat(model_name: str, backend: str | None, user: str | None) -> None:
-    from shopbot.engine import Conversations, MemorySessionStore, create_engine
-    from shopbot.settings import Settings
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
 
-    settings = Settings.from_env()
-    async with contextlib.AsyncExitStack() as stack:
-        if model_name == "bedrock":
-            from shopbot.engine.bedrock import open_bedrock_model
+    from shopbot.logs import configure_logging
 
-            model = await stack.enter_async_context(open_bedrock_model(settings))
-            backend = backend or settings.backend_api_url
+    if settings.backend_api_url is None:
+        raise ConfigurationError(f"{env_name('backend_api_url')} is required for serve: the shop backend's URL")
+    configure_logging(settings.log_level, json=True, secrets=settings.secret_values())
+    uvicorn.run(
+        "shopbot.app:create_app",
+        factory=True,
+        host=args.host or settings.server_host,
+        port=args.port or settings.server_port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+    )
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> None:
+    from shopbot.terminal import chat_in_process, chat_with_service
+
+    with contextlib.suppress(EOFError):
+        if args.url:
+            asyncio.run(chat_with_service(args.url, args.user))
         else:
-            from shopbot.engine.offline import OfflineModel
+            asyncio.run(chat_in_process(settings, args.user))
 
-            model = OfflineModel()
-        storefront = await stack.enter_async_context(_open_storefront(backend, settings))
-        conversations = Conversations(create_engine(model, storefront, settings), MemorySessionStore())
-        session_id = None
-        print("shopbot — ask for products, your cart, or recommendations. Ctrl-D to quit.")
-        while True:
-            try:
-                text = await asyncio.to_thread(input, "you> ")
-            except EOFError:
-                print()
-                return
-            if not text.strip():
-                continue
-            reply = await conversations.chat(text, session_id=session_id, user_id=user)
-            session_id = reply.session_id
-            tools = ", ".join(f"{t.name}:{t.status}" for t in reply.tool_calls)
-            print(f"bot> {reply.reply}\n     [{reply.model_calls} model calls; tools: {tools or 'none'}]")
 
+def _storefront(args: argparse.Namespace, settings: Settings) -> None:
+    from shopbot.shop.server import run_storefront
+
+    run_storefront(args.host, args.port, args.db, args.api_key)
+
+
+def _mock_bedrock(args: argparse.Namespace, settings: Settings) -> None:
+    from shopbot.engine.offline import OfflineModel
+    from shopbot.mock_bedrock.server import run_converse_endpoint
+
+    run_converse_endpoint(args.host, args.port, OfflineModel(), latency_ms=args.latency_ms)
+
+
+def _config(args: argparse.Namespace, settings: Settings) -> None:
+    values = settings.redacted()
+    width = max(len(env_name(field)) for field in values)
+    for field, value in values.items():
+        shown = ",".join(value) if isinstance(value, tuple) else value
+        print(f"{env_name(field):<{width}}  {json.dumps(shown)}")
+
+
+COMMANDS = {
+    "demo": _demo,
+    "serve": _serve,
+    "chat": _chat,
+    "storefront": _storefront,
+    "mock-bedrock": _mock_bedrock,
+    "config": _config,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

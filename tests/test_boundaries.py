@@ -95,3 +95,13 @@ def test_settings_come_from_the_seeds_variables() -> None:
 def test_a_bad_setting_names_its_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=variable):
         Settings.from_env({variable: value})
+
+
+def test_env_example_lists_every_setting() -> None:
+    import msgspec
+
+    from shopbot.settings import env_name
+
+    example = (PACKAGE.parent / ".env.example").read_text()
+    for field in msgspec.structs.fields(Settings):
+        assert f"{env_name(field.name)}=" in example, field.name

@@ -118,6 +118,11 @@ async def open_bedrock_model(
     credentials for a local endpoint).
     """
     session = session or aioboto3.Session()
+    if settings.aws_access_key_id and settings.aws_secret_access_key:
+        # Keys from a .env file are not in the environment the credential chain reads.
+        client_kwargs.setdefault("aws_access_key_id", settings.aws_access_key_id)
+        client_kwargs.setdefault("aws_secret_access_key", settings.aws_secret_access_key)
+        client_kwargs.setdefault("aws_session_token", settings.aws_session_token)
     if settings.bedrock_endpoint_url:
         client_kwargs.setdefault("endpoint_url", settings.bedrock_endpoint_url)
     async with session.client(

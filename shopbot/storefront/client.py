@@ -105,6 +105,8 @@ class StorefrontClient:
     @classmethod
     def from_settings(cls, settings: Settings, *, http: httpx.AsyncClient | None = None) -> StorefrontClient:
         """Build a client from the `backend_*` settings."""
+        if settings.backend_api_url is None:
+            raise ConfigurationError("BACKEND_API_URL is not set: shopbot needs the shop backend's URL")
         return cls(
             settings.backend_api_url,
             api_key=settings.backend_api_key,

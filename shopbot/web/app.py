@@ -1,0 +1,135 @@
+"""The Litestar app: wiring only.
+
+`create_app(settings)` opens the runtime (model, storefront client, session
+store) in the app's lifespan; tests and embedders may pass an open `runtime`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.enums import MediaType
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from shopbot import __version__
+from shopbot.logs import request_id
+from shopbot.runtime import Runtime, open_runtime
+from shopbot.settings import Settings
+from shopbot.web.errors import error_response
+from shopbot.web.routes import ChatController, SessionController, health, readiness, service_info
+
+__all__ = ["create_app"]
+
+MAX_BODY_BYTES = 64 * 1024
+_SWAGGER = SwaggerRenderPlugin(path="/swagger")
+_REDOC = RedocRenderPlugin(path="/redoc")
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Litestar:
+    """The chat service's ASGI app for `settings`."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        async with open_runtime(settings) as opened:
+            app.state.runtime = opened
+            yield
+
+    return Litestar(
+        route_handlers=[
+            ChatController,
+            SessionController,
+            health,
+            readiness,
+            service_info,
+            openapi_json,
+            swagger_ui,
+            redoc,
+        ],
+        dependencies={"runtime": Provide(_runtime, sync_to_thread=False)},
+        lifespan=[lifespan],
+        middleware=[RequestIdMiddleware],
+        exception_handlers={Exception: error_response},
+        cors_config=_cors(settings.cors_allow_origins),
+        request_max_body_size=MAX_BODY_BYTES,
+        logging_config=None,
+        openapi_config=OpenAPIConfig(
+            title="shopbot — Shopping Assistant Chatbot API",
+            version=__version__,
+            description="Chat with the shop's assistant: search, recommendations and the shopper's cart.",
+            path="/schema",
+            render_plugins=[_SWAGGER, _REDOC],
+        ),
+    )
+
+
+def _runtime(state: State) -> Runtime:
+    return state.runtime
+
+
+def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        allow_headers=["Content-Type", "Authorization", "Idempotency-Key", "X-Request-ID"],
+        expose_headers=["X-Request-ID"],
+        # Browsers refuse credentials with a wildcard origin; never offer both.
+        allow_credentials="*" not in origins,
+    )
+
+
+@get("/openapi.json", include_in_schema=False, media_type=MediaType.JSON)
+async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document."""
+    return request.app.openapi_schema.to_schema()
+
+
+@get("/docs", include_in_schema=False, media_type=MediaType.HTML)
+async def swagger_ui(request: Request[Any, Any, Any]) -> bytes:
+    """Swagger UI."""
+    return _SWAGGER.render(request, request.app.openapi_schema.to_schema())
+
+
+@get("/redoc", include_in_schema=False, media_type=MediaType.HTML)
+async def redoc(request: Request[Any, Any, Any]) -> bytes:
+    """ReDoc."""
+    return _REDOC.render(request, request.app.openapi_schema.to_schema())
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (the caller's `X-Request-ID` if sane), logs it, and returns it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if 8 <= len(incoming) <= 64 and incoming.replace("-", "").isalnum() else uuid.uuid4().hex
+        token = request_id.set(rid)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)

@@ -1,0 +1,155 @@
+"""The HTTP API's handlers: each reads its input, calls one method, and shapes the answer."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, Parameter
+
+from shopbot import __version__
+from shopbot.engine.conversations import ChatReply
+from shopbot.messages import TextPart
+from shopbot.runtime import Runtime
+from shopbot.web.schemas import (
+    ChatRequest,
+    ChatResponse,
+    ErrorResponse,
+    Health,
+    NotReady,
+    Ready,
+    ServiceInfo,
+    SessionTranscript,
+    ToolUse,
+    TranscriptEntry,
+    TurnUsage,
+)
+
+__all__ = ["ChatController", "SessionController", "health", "readiness", "service_info"]
+
+log = logging.getLogger("shopbot.web")
+
+ERRORS = {
+    400: ResponseSpec(ErrorResponse, description="Invalid request: the `error` says which field and why."),
+    404: ResponseSpec(ErrorResponse, description="No such session for this caller."),
+    500: ResponseSpec(ErrorResponse, description="Unexpected error (logged with the request id)."),
+    503: ResponseSpec(ErrorResponse, description="The model or the shop backend is unavailable."),
+}
+RuntimeDep = NamedDependency[Runtime]
+SessionIdPath = Annotated[str, Parameter(pattern=r"^[A-Za-z0-9._-]{1,100}$", description="The conversation's id.")]
+UserIdQuery = Annotated[
+    str | None,
+    Parameter(pattern=r"^[A-Za-z0-9._:@-]{1,128}$", description="The conversation's owner, if not a guest."),
+]
+
+
+def _errors(*statuses: int) -> dict[int, ResponseSpec]:
+    return {status: ERRORS[status] for status in statuses}
+
+
+class ChatController(Controller):
+    """Talking to the assistant."""
+
+    path = "/api/v1/chat"
+    tags = ["chat"]
+
+    @post(
+        operation_id="chat",
+        summary="Send a shopper's message and get the assistant's answer",
+        status_code=200,
+        responses=_errors(400, 404, 500, 503),
+    )
+    async def chat(self, data: JSONBody[ChatRequest], request: Request[Any, Any, Any], runtime: RuntimeDep) -> ChatResponse:
+        """Without `session_id` a new conversation starts; its id comes back in the reply."""
+        request.state.session_id = data.session_id or ""
+        started = time.perf_counter()
+        reply = await runtime.conversations.chat(data.message, session_id=data.session_id, user_id=data.user_id)
+        log.info(
+            "chat turn",
+            extra={
+                "session_id": reply.session_id,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                "model_calls": reply.model_calls,
+                "tools": [f"{t.name}:{t.status}" for t in reply.tool_calls],
+                "input_tokens": reply.usage.input_tokens,
+                "output_tokens": reply.usage.output_tokens,
+            },
+        )
+        return chat_response(reply)
+
+
+def chat_response(reply: ChatReply) -> ChatResponse:
+    """The API's view of a chat reply."""
+    usage = reply.usage
+    return ChatResponse(
+        response=reply.reply,
+        session_id=reply.session_id,
+        tools=tuple(ToolUse(t.name, t.status) for t in reply.tool_calls),
+        usage=TurnUsage(
+            model_calls=reply.model_calls,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+        ),
+    )
+
+
+class SessionController(Controller):
+    """Reading and forgetting a conversation, for its owner."""
+
+    path = "/api/v1/sessions/{session_id:str}"
+    tags = ["sessions"]
+
+    @get(operation_id="getSession", summary="The conversation so far", responses=_errors(400, 404, 500))
+    async def transcript(
+        self, session_id: SessionIdPath, runtime: RuntimeDep, request: Request[Any, Any, Any], user_id: UserIdQuery = None
+    ) -> SessionTranscript:
+        """User and assistant text turns, oldest first (tool calls are left out)."""
+        request.state.session_id = session_id
+        session = await runtime.conversations.history(session_id, user_id=user_id)
+        entries = tuple(
+            TranscriptEntry(message.role, message.text)
+            for message in session.history
+            if any(isinstance(part, TextPart) for part in message.parts) and not message.tool_calls
+        )
+        return SessionTranscript(session_id, entries)
+
+    @delete(operation_id="deleteSession", summary="Forget the conversation", responses=_errors(400, 404, 500))
+    async def forget(
+        self, session_id: SessionIdPath, runtime: RuntimeDep, request: Request[Any, Any, Any], user_id: UserIdQuery = None
+    ) -> None:
+        """The conversation's history is deleted; the shopper's cart is not touched."""
+        request.state.session_id = session_id
+        await runtime.conversations.forget(session_id, user_id=user_id)
+
+
+@get("/api/v1/health", operation_id="health", summary="Liveness", tags=["health"])
+async def health() -> Health:
+    """The process is up."""
+    return Health()
+
+
+@get(
+    "/api/v1/health/ready",
+    operation_id="readiness",
+    summary="Readiness: the engine, the storefront and the session store answer",
+    tags=["health"],
+    responses={503: ResponseSpec(NotReady, description="Not ready; `detail` names what is not.")},
+)
+async def readiness(runtime: RuntimeDep) -> Response[Ready | NotReady]:
+    """200 when ready; 503 naming what is not."""
+    problems = await runtime.not_ready()
+    if problems:
+        return Response(NotReady(f"Service not ready - {', '.join(problems)}"), status_code=503)
+    return Response(Ready())
+
+
+@get("/", operation_id="serviceInfo", summary="What this service is", tags=["health"])
+async def service_info() -> ServiceInfo:
+    """The service's name, version and where its docs and health check are."""
+    return ServiceInfo(version=__version__)
