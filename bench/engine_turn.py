@@ -31,7 +31,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 
-from shopbot.engine import Conversations, MemorySessionStore, StorefrontClient, create_engine, open_bedrock_model
+from shopbot.engine import (
+    Conversations,
+    MemorySessionStore,
+    StorefrontClient,
+    create_engine,
+    open_bedrock_model,
+)
 from shopbot.engine.offline import OfflineModel
 from shopbot.messages import Message, ModelRequest
 from shopbot.settings import Settings

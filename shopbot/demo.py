@@ -17,7 +17,7 @@ from shopbot.settings import Settings
 from shopbot.shop.app import create_storefront_app
 from shopbot.web import create_app
 
-__all__ = ["run_demo"]
+__all__ = ["demo_settings", "serve_demo"]
 
 LOCAL_ORIGINS = ("http://localhost", "http://127.0.0.1")
 

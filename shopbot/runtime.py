@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from shopbot.engine.conversations import Conversations
 from shopbot.engine import create_engine
+from shopbot.engine.conversations import Conversations
 from shopbot.engine.model import ModelClient
 from shopbot.errors import ShopbotError
 from shopbot.sessions import MemorySessionStore, SessionStore

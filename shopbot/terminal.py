@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 import msgspec
 
-from shopbot.engine.conversations import Conversations
 from shopbot.engine import create_engine
+from shopbot.engine.conversations import Conversations
 from shopbot.runtime import open_model
 from shopbot.sessions import MemorySessionStore
 from shopbot.settings import Settings

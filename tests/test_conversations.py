@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shopbot.engine.conversations import Conversations, guest_id
 from shopbot.engine import history as histories
+from shopbot.engine.conversations import Conversations, guest_id
 from shopbot.engine.loop import Engine
 from shopbot.engine.scripted import ScriptedModel, text_response, tool_response
 from shopbot.errors import ModelUnavailable, SessionNotFound

@@ -10,9 +10,16 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from shopbot.engine import Conversations, MemorySessionStore, StorefrontClient, create_engine, open_bedrock_model
+from shopbot.engine import (
+    Conversations,
+    MemorySessionStore,
+    StorefrontClient,
+    create_engine,
+    open_bedrock_model,
+)
 from shopbot.engine.offline import OfflineModel
-from shopbot.mock_bedrock import create_converse_app, serve_in_background
+from shopbot.mock_bedrock import create_converse_app
+from shopbot.serving import serve_in_background
 from shopbot.settings import Settings
 from shopbot.shop.app import create_storefront_app
 

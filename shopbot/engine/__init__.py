@@ -8,8 +8,8 @@
         reply = await chat.chat("a laptop under $1000")
 """
 
-from shopbot.engine.conversations import ChatReply, Conversations
 from shopbot.engine.bedrock import BedrockModel, open_bedrock_model
+from shopbot.engine.conversations import ChatReply, Conversations
 from shopbot.engine.loop import Engine, TurnResult
 from shopbot.engine.model import ModelClient
 from shopbot.engine.offline import OfflineModel

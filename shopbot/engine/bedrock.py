@@ -16,7 +16,12 @@ from typing import Any
 
 import aioboto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    HTTPClientError,
+)
 
 from shopbot.engine.converse import request_to_wire, response_from_wire
 from shopbot.errors import ModelRequestRejected, ModelUnavailable

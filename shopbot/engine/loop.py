@@ -15,7 +15,14 @@ import msgspec
 from shopbot.engine import history as histories
 from shopbot.engine.model import ModelClient
 from shopbot.engine.prompt import SYSTEM_PROMPT, clean_text
-from shopbot.messages import Message, ModelRequest, ModelResponse, StopReason, TextPart, Usage
+from shopbot.messages import (
+    Message,
+    ModelRequest,
+    ModelResponse,
+    StopReason,
+    TextPart,
+    Usage,
+)
 from shopbot.tools.dispatcher import ToolActivity, Toolbox, TurnContext
 
 __all__ = ["Engine", "TurnResult"]

@@ -21,8 +21,22 @@ from typing import Any
 
 import msgspec
 
-from shopbot.engine.offline_intents import Intent, Memory, Step, best_match, parse_intent, read_turn
-from shopbot.messages import Message, ModelRequest, ModelResponse, StopReason, ToolCall, Usage
+from shopbot.engine.offline_intents import (
+    Intent,
+    Memory,
+    Step,
+    best_match,
+    parse_intent,
+    read_turn,
+)
+from shopbot.messages import (
+    Message,
+    ModelRequest,
+    ModelResponse,
+    StopReason,
+    ToolCall,
+    Usage,
+)
 
 __all__ = ["OfflineModel"]
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from shopbot.messages import Message, ModelRequest, ModelResponse, StopReason, TextPart, ToolCall, Usage
+from shopbot.messages import (
+    Message,
+    ModelRequest,
+    ModelResponse,
+    StopReason,
+    TextPart,
+    ToolCall,
+    Usage,
+)
 
 __all__ = ["ScriptedModel", "text_response", "tool_response"]
 

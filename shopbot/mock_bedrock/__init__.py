@@ -10,8 +10,15 @@ the ``/_mock/`` admin routes (see `shopbot.mock_bedrock.app`).
 from shopbot.mock_bedrock.app import create_converse_app
 from shopbot.mock_bedrock.endpoint import ConverseEndpoint, Stats
 from shopbot.mock_bedrock.errors import BedrockError
-from shopbot.mock_bedrock.faults import Fault, FaultConfig, FaultPlan, Latency, LatencyConfig, ScriptedFault
-from shopbot.mock_bedrock.server import run_converse_endpoint, serve_in_background, serve_in_thread
+from shopbot.mock_bedrock.faults import (
+    Fault,
+    FaultConfig,
+    FaultPlan,
+    Latency,
+    LatencyConfig,
+    ScriptedFault,
+)
+from shopbot.mock_bedrock.server import run_converse_endpoint
 
 __all__ = [
     "BedrockError",
@@ -25,6 +32,4 @@ __all__ = [
     "Stats",
     "create_converse_app",
     "run_converse_endpoint",
-    "serve_in_background",
-    "serve_in_thread",
 ]

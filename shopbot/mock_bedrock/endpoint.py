@@ -30,7 +30,12 @@ from collections.abc import Iterable
 
 import msgspec
 
-from shopbot.engine.converse import message_to_wire, request_from_wire, response_to_wire, usage_to_wire
+from shopbot.engine.converse import (
+    message_to_wire,
+    request_from_wire,
+    response_to_wire,
+    usage_to_wire,
+)
 from shopbot.engine.model import ModelClient
 from shopbot.errors import ModelRequestRejected, ModelUnavailable
 from shopbot.messages import ModelRequest, ModelResponse, TextPart, ToolCall, Usage

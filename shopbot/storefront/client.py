@@ -37,7 +37,14 @@ from shopbot.errors import (
     Unauthorized,
 )
 from shopbot.settings import Settings
-from shopbot.storefront.models import Cart, CategoryList, ErrorBody, Product, ProductPage, Recommendations
+from shopbot.storefront.models import (
+    Cart,
+    CategoryList,
+    ErrorBody,
+    Product,
+    ProductPage,
+    Recommendations,
+)
 
 __all__ = ["StorefrontClient"]
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopbot.storefront.models import Cart, CategoryList, Product, ProductPage, Recommendations
+from shopbot.storefront.models import (
+    Cart,
+    CategoryList,
+    Product,
+    ProductPage,
+    Recommendations,
+)
 
 __all__ = ["cart_view", "categories_view", "product_detail_view", "product_page_view", "recommendations_view"]
 

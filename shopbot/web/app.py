@@ -25,7 +25,13 @@ from shopbot.logs import request_id
 from shopbot.runtime import Runtime, open_runtime
 from shopbot.settings import Settings
 from shopbot.web.errors import error_response
-from shopbot.web.routes import ChatController, SessionController, health, readiness, service_info
+from shopbot.web.routes import (
+    ChatController,
+    SessionController,
+    health,
+    readiness,
+    service_info,
+)
 
 __all__ = ["create_app"]
 

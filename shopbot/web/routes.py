@@ -7,8 +7,8 @@ import time
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, Parameter
 
 from shopbot import __version__
@@ -36,6 +36,7 @@ log = logging.getLogger("shopbot.web")
 ERRORS = {
     400: ResponseSpec(ErrorResponse, description="Invalid request: the `error` says which field and why."),
     404: ResponseSpec(ErrorResponse, description="No such session for this caller."),
+    413: ResponseSpec(ErrorResponse, description="The request body is over the size limit."),
     500: ResponseSpec(ErrorResponse, description="Unexpected error (logged with the request id)."),
     503: ResponseSpec(ErrorResponse, description="The model or the shop backend is unavailable."),
 }
@@ -61,7 +62,7 @@ class ChatController(Controller):
         operation_id="chat",
         summary="Send a shopper's message and get the assistant's answer",
         status_code=200,
-        responses=_errors(400, 404, 500, 503),
+        responses=_errors(400, 404, 413, 500, 503),
     )
     async def chat(self, data: JSONBody[ChatRequest], request: Request[Any, Any, Any], runtime: RuntimeDep) -> ChatResponse:
         """Without `session_id` a new conversation starts; its id comes back in the reply."""

@@ -15,7 +15,8 @@ from shopbot.engine.bedrock import BedrockModel, map_client_error, open_bedrock_
 from shopbot.engine.scripted import ScriptedModel, text_response, tool_response
 from shopbot.errors import HistoryError, ModelRequestRejected, ModelUnavailable
 from shopbot.messages import Message, ModelRequest, StopReason, ToolCall, ToolResult
-from shopbot.mock_bedrock import Fault, FaultPlan, create_converse_app, serve_in_background
+from shopbot.mock_bedrock import Fault, FaultPlan, create_converse_app
+from shopbot.serving import serve_in_background
 from shopbot.settings import Settings
 from shopbot.tools.schema import tool_spec
 from shopbot.tools.specs import TOOL_INPUTS

@@ -12,7 +12,15 @@ from shopbot.engine import history as histories
 from shopbot.engine.loop import EMPTY_REPLY, ROUND_LIMIT_REPLY, STOP_REPLIES, Engine
 from shopbot.engine.scripted import ScriptedModel, text_response, tool_response
 from shopbot.errors import ModelUnavailable
-from shopbot.messages import Message, ModelResponse, StopReason, TextPart, ToolCall, ToolResult, Usage
+from shopbot.messages import (
+    Message,
+    ModelResponse,
+    StopReason,
+    TextPart,
+    ToolCall,
+    ToolResult,
+    Usage,
+)
 from shopbot.storefront.client import StorefrontClient
 from shopbot.tools.dispatcher import Toolbox
 

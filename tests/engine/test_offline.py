@@ -13,10 +13,31 @@ from hypothesis import strategies as st
 from shopbot.engine.model import ModelClient
 from shopbot.engine.offline import OfflineModel
 from shopbot.engine.offline_intents import parse_intent
-from shopbot.messages import Message, ModelRequest, ModelResponse, StopReason, ToolResult, ToolSpec
-from shopbot.storefront.models import Cart, CartLine, Category, CategoryList, Product, ProductPage, Recommendations
+from shopbot.messages import (
+    Message,
+    ModelRequest,
+    ModelResponse,
+    StopReason,
+    ToolResult,
+    ToolSpec,
+)
+from shopbot.storefront.models import (
+    Cart,
+    CartLine,
+    Category,
+    CategoryList,
+    Product,
+    ProductPage,
+    Recommendations,
+)
 from shopbot.tools.specs import TOOL_INPUTS
-from shopbot.tools.views import cart_view, categories_view, product_detail_view, product_page_view, recommendations_view
+from shopbot.tools.views import (
+    cart_view,
+    categories_view,
+    product_detail_view,
+    product_page_view,
+    recommendations_view,
+)
 
 TOOLS = tuple(ToolSpec(name, "", {"type": "object", "properties": {}}) for name in TOOL_INPUTS)
 SYSTEM = "You are a helpful shopping assistant."

@@ -13,7 +13,8 @@ import pytest
 from botocore.config import Config
 
 from shopbot.messages import Message, ModelRequest, ModelResponse, StopReason
-from shopbot.mock_bedrock import create_converse_app, serve_in_thread
+from shopbot.mock_bedrock import create_converse_app
+from shopbot.serving import serve_in_thread
 
 
 class OkModel:

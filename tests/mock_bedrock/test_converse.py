@@ -10,7 +10,15 @@ from botocore.exceptions import ClientError, EventStreamError
 
 from shopbot.engine.scripted import ScriptedModel
 from shopbot.errors import ModelUnavailable
-from shopbot.messages import Message, ModelResponse, StopReason, TextPart, ToolCall, ToolResult, Usage
+from shopbot.messages import (
+    Message,
+    ModelResponse,
+    StopReason,
+    TextPart,
+    ToolCall,
+    ToolResult,
+    Usage,
+)
 from shopbot.mock_bedrock import FaultPlan
 
 MODEL_ID = "us.amazon.nova-pro-v1:0"

@@ -11,9 +11,20 @@ from botocore.eventstream import ChecksumMismatch, EventStreamBuffer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shopbot.messages import Message, ModelResponse, StopReason, TextPart, ToolCall, Usage
+from shopbot.messages import (
+    Message,
+    ModelResponse,
+    StopReason,
+    TextPart,
+    ToolCall,
+    Usage,
+)
 from shopbot.mock_bedrock.endpoint import stream_events
-from shopbot.mock_bedrock.eventstream import encode_event, encode_exception, encode_message
+from shopbot.mock_bedrock.eventstream import (
+    encode_event,
+    encode_exception,
+    encode_message,
+)
 
 header_values = st.one_of(
     st.booleans(),

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 import shopbot.mock_bedrock
-from shopbot.mock_bedrock import serve_in_background, serve_in_thread
+from shopbot.serving import serve_in_background, serve_in_thread
 
 
 async def hello_app(scope, receive, send):

@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shopbot.messages import Message, ModelRequest, ModelResponse, StopReason
-from shopbot.mock_bedrock import BedrockError, create_converse_app, serve_in_thread
+from shopbot.mock_bedrock import BedrockError, create_converse_app
 from shopbot.mock_bedrock.validation import validate_request
+from shopbot.serving import serve_in_thread
 
 NOVA = "us.amazon.nova-pro-v1:0"
 CLAUDE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from shopbot.errors import InvalidRequest, NotFound, OutOfStock, Unauthorized
-from shopbot.mock_bedrock import serve_in_background
+from shopbot.serving import serve_in_background
 from shopbot.shop.app import create_storefront_app
 from shopbot.storefront.client import StorefrontClient
 

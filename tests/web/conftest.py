@@ -8,8 +8,8 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from shopbot.engine.conversations import Conversations
 from shopbot.engine import create_engine
+from shopbot.engine.conversations import Conversations
 from shopbot.engine.model import ModelClient
 from shopbot.engine.offline import OfflineModel
 from shopbot.runtime import Runtime

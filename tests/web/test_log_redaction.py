@@ -11,7 +11,8 @@ import pytest
 
 from shopbot.engine.offline import OfflineModel
 from shopbot.logs import configure_logging
-from shopbot.mock_bedrock import create_converse_app, serve_in_background
+from shopbot.mock_bedrock import create_converse_app
+from shopbot.serving import serve_in_background
 from shopbot.settings import Settings
 from shopbot.shop.app import create_storefront_app
 from shopbot.web import create_app

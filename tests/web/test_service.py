@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -11,7 +13,8 @@ import httpx
 import pytest
 
 from shopbot.engine.offline import OfflineModel
-from shopbot.mock_bedrock import create_converse_app, serve_in_background
+from shopbot.mock_bedrock import create_converse_app
+from shopbot.serving import serve_in_background
 from shopbot.settings import Settings
 from shopbot.shop.app import create_storefront_app
 from shopbot.web import create_app
@@ -56,12 +59,13 @@ async def test_the_seed_conversations_over_http(service: httpx.AsyncClient) -> N
     assert (await service.get("/api/v1/health/ready")).status_code == 200
 
 
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPBOT_", "BEDROCK_", "BACKEND_", "AWS_"))}
     return subprocess.run(
         [sys.executable, "-m", "shopbot.cli", *args],
         env={**clean, **env},
         capture_output=True,
+        input=stdin,
         text=True,
         timeout=60,
         cwd=os.path.dirname(__file__),  # no .env here
@@ -98,3 +102,18 @@ def test_config_prints_settings_with_secrets_hidden() -> None:
     lines = dict(line.split(None, 1) for line in result.stdout.splitlines())
     assert lines["BACKEND_API_KEY"] == '"***"' and lines["AWS_SECRET_ACCESS_KEY"] == '"***"'
     assert lines["BEDROCK_MODEL_ID"] == '"us.amazon.nova-pro-v1:0"' and lines["AWS_SESSION_TOKEN"] == "null"
+
+
+@pytest.mark.parametrize("against_service", [True, False])
+async def test_terminal_chat(against_service: bool) -> None:
+    question = "Show me laptops under $1000\nWhat's in my cart?\n"
+    async with contextlib.AsyncExitStack() as stack:
+        args = ["chat"]
+        if against_service:
+            shop_url = await stack.enter_async_context(serve_in_background(create_storefront_app(":memory:")))
+            settings = Settings(model_provider="offline", backend_api_url=shop_url)
+            args += ["--url", await stack.enter_async_context(serve_in_background(create_app(settings)))]
+        result = await asyncio.to_thread(run_cli, *args, env={}, stdin=question)
+    assert result.returncode == 0, result.stderr
+    assert "HP Pavilion 15" in result.stdout and "$799.99" in result.stdout
+    assert "Your cart is empty" in result.stdout
