@@ -2,8 +2,8 @@
 
 `configure_logging` installs one handler on the root logger; its formatter
 writes JSON lines or readable lines, and every piece of text it writes — the
-`%`-formatted message, the formatted traceback, each `extra` field (nested
-keys and values too) and the request id — passes through a `Redactor` once it
+`%`-formatted message, the formatted traceback, each `extra` value (nested
+keys too) and the request id — passes through a `Redactor` once it
 has its final text. Whatever code logs a secret, ours or botocore's DEBUG dump
 of a signed request, it never reaches the stream. The framing added after
 redaction is the formatter's own: timestamp, level, logger name, field names,
@@ -57,16 +57,19 @@ _HANDLER_NAME = "shopbot.logs"
 # Loggers that put URLs with shopper ids or whole signed requests into INFO/DEBUG records.
 _ALWAYS_QUIET = ("httpx", "httpcore")
 _QUIET_UNLESS_DEBUG = ("botocore", "aiobotocore", "boto3", "aioboto3", "s3transfer", "urllib3")
-_RECORD_ATTRS = frozenset(
-    "name msg args levelname levelno pathname filename module exc_info exc_text stack_info lineno funcName "
-    "created msecs relativeCreated thread threadName processName process taskName message asctime".split()
-)
+_RECORD_ATTRS = frozenset({
+    "name", "msg", "args", "levelname", "levelno", "pathname", "filename", "module", "exc_info", "exc_text",
+    "stack_info", "lineno", "funcName", "created", "msecs", "relativeCreated", "thread", "threadName",
+    "processName", "process", "taskName", "message", "asctime",
+    "color_message",  # uvicorn's ANSI-coloured copy of the message
+})  # fmt: skip
 
 _SECRET_NAME = (
     r"(?:secret[_-]?(?:access[_-]?)?key|private[_-]?key|api[_-]?key|apikey|token|secret"
     r"|passw(?:or)?d|passphrase|signature)"
 )
 _HEADER_NAME = r"(?:authorization|cookie)"
+_SECRET_KEY = re.compile(rf"(?:{_SECRET_NAME}|{_HEADER_NAME})$", re.IGNORECASE)
 # The key's closing quote, then `=`/`:` (queries, headers, dicts, JSON) or `>` (XML).
 _ASSIGN = r"""\\?["']?(?:\s*[:=]\s*|>)"""
 _OPEN_QUOTE = r"""b?\\?["']"""
@@ -248,9 +251,14 @@ def _phone(match: re.Match[str]) -> str:
     return PHONE + text[cut:] if cut else text
 
 
-@functools.lru_cache(maxsize=512)
+def _hidden(key: Any, value: Any) -> bool:
+    """Whether `value` sits under a secret-looking key (`api_key`, `Authorization`) and holds something."""
+    return value is not None and not isinstance(value, bool) and _is_secret_key(str(key))
+
+
+@functools.lru_cache(maxsize=1024)
 def _is_secret_key(key: str) -> bool:
-    return re.search(rf"(?:{_SECRET_NAME}|{_HEADER_NAME})$", key, re.IGNORECASE) is not None
+    return _SECRET_KEY.search(key) is not None
 
 
 def _clean(redactor: Redactor, value: Any, depth: int = 0) -> Any:
@@ -270,8 +278,7 @@ def _clean(redactor: Redactor, value: Any, depth: int = 0) -> Any:
         value = msgspec.structs.asdict(value)
     if isinstance(value, Mapping):
         return {
-            redactor(str(k)): REDACTED if v is not None and _is_secret_key(str(k)) else _clean(redactor, v, depth + 1)
-            for k, v in value.items()
+            redactor(str(k)): REDACTED if _hidden(k, v) else _clean(redactor, v, depth + 1) for k, v in value.items()
         }
     if isinstance(value, list | tuple | set | frozenset):
         return [_clean(redactor, v, depth + 1) for v in value]
@@ -290,7 +297,7 @@ class _Formatter(logging.Formatter):
         redact_ = self.redactor
         rid = request_id.get()
         extras = {
-            k: REDACTED if v is not None and _is_secret_key(k) else _clean(redact_, v)
+            k: REDACTED if _hidden(k, v) else _clean(redact_, v)
             for k, v in record.__dict__.items()
             if k not in _RECORD_ATTRS and not k.startswith("_")
         }
@@ -378,6 +385,7 @@ def configure_logging(
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
+        old.flush()
         old.close()
     root.addHandler(handler)
     root.setLevel(number)
