@@ -91,7 +91,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
     if settings.backend_api_url is None:
         raise ConfigurationError(f"{env_name('backend_api_url')} is required for serve: the shop backend's URL")
+    if settings.auth is None:
+        raise ConfigurationError(f"{env_name('auth')} is required for serve: none, api_key or jwt")
+    from shopbot.web.auth import Authenticator
+
+    Authenticator(settings)  # checks the auth settings now, not in each worker
     configure_logging(settings.log_level, json=True, secrets=settings.secret_values())
+    if settings.auth == "none":
+        log.warning(
+            "SHOPBOT_AUTH=none: this service trusts the user_id of every request, so anyone who can reach it "
+            "can act on any shopper's cart. Use api_key or jwt unless only a trusted backend can reach it."
+        )
     uvicorn.run(
         "shopbot.app:create_app",
         factory=True,

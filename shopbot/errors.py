@@ -22,7 +22,10 @@ Two families, kept apart on purpose:
     │       ├── InvalidRequest        `invalid_request`
     │       └── Unauthorized          `unauthorized`
     ├── HistoryError                  a history that Converse would refuse
-    ├── SessionNotFound               an unknown session id
+    ├── SessionNotFound               an unknown session id (or someone else's)
+    ├── SessionBusy                   another turn of the session ran past the wait
+    ├── SessionStoreUnavailable       the session store (Redis) does not answer
+    ├── IdempotencyConflict           an Idempotency-Key reused with another request
     └── ConfigurationError            a setting with a bad value
 
 Foreign exceptions (botocore, httpx) are translated once, at the adapter that
@@ -34,12 +37,15 @@ from __future__ import annotations
 __all__ = [
     "ConfigurationError",
     "HistoryError",
+    "IdempotencyConflict",
     "InvalidRequest",
     "ModelError",
     "ModelRequestRejected",
     "ModelUnavailable",
     "NotFound",
     "OutOfStock",
+    "SessionBusy",
+    "SessionStoreUnavailable",
     "SessionNotFound",
     "ShopbotError",
     "StorefrontContractError",
@@ -122,6 +128,18 @@ class HistoryError(ShopbotError):
 
 class SessionNotFound(ShopbotError):
     """No session with that id (expired, deleted, or never created)."""
+
+
+class SessionBusy(ShopbotError):
+    """Another turn of this session is running and did not finish within the wait."""
+
+
+class SessionStoreUnavailable(ShopbotError):
+    """The session store cannot be reached right now."""
+
+
+class IdempotencyConflict(ShopbotError):
+    """An Idempotency-Key was used before with a different request."""
 
 
 class ConfigurationError(ShopbotError):

@@ -13,7 +13,7 @@ from shopbot.engine import create_engine
 from shopbot.engine.conversations import Conversations
 from shopbot.engine.model import ModelClient
 from shopbot.errors import ShopbotError
-from shopbot.sessions import MemorySessionStore, SessionStore
+from shopbot.sessions import SessionStore, open_session_store
 from shopbot.settings import Settings
 from shopbot.storefront.client import StorefrontClient
 
@@ -59,10 +59,18 @@ async def open_model(settings: Settings) -> AsyncIterator[ModelClient]:
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Open the model, the storefront client and the session store for `settings`."""
-    store = MemorySessionStore(ttl_seconds=settings.session_ttl_seconds, max_sessions=settings.max_sessions)
+    store = open_session_store(
+        settings.session_store, ttl_seconds=settings.session_ttl_seconds, max_sessions=settings.max_sessions
+    )
     async with open_model(settings) as model, StorefrontClient.from_settings(settings) as storefront:
         try:
-            conversations = Conversations(create_engine(model, storefront, settings), store)
+            conversations = Conversations(
+                create_engine(model, storefront, settings),
+                store,
+                lock_wait=settings.session_lock_wait_seconds,
+                lock_ttl=settings.session_lock_ttl_seconds,
+                replay_ttl=settings.session_ttl_seconds,
+            )
             yield Runtime(conversations, storefront, store)
         finally:
             await store.aclose()

@@ -25,7 +25,9 @@ PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 HttpUrl = Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s/]+(/\S*)?$")]
 
-SECRET_FIELDS = frozenset({"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "backend_api_key"})
+SECRET_FIELDS = frozenset(
+    {"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "backend_api_key", "api_keys", "jwt_secret"}
+)
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,9 +64,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_tool_rounds: Annotated[int, msgspec.Meta(ge=1, le=50)] = 8
     history_max_turns: PositiveInt = 20
     system_prompt: str | None = None
-    session_store: Literal["memory"] = "memory"
+    # "memory", or a Redis URL (redis://, rediss://, unix://) shared by every worker and instance.
+    session_store: Annotated[str, msgspec.Meta(pattern=r"^(memory|(rediss?|unix)://\S+)$")] = "memory"
     session_ttl_seconds: PositiveInt = 24 * 3600
     max_sessions: PositiveInt = 100_000
+    # How long a request waits for the session's running turn before answering 409.
+    session_lock_wait_seconds: Annotated[float, msgspec.Meta(ge=0)] = 10.0
+    # A turn holding a session longer than this is presumed dead (its worker was killed).
+    session_lock_ttl_seconds: PositiveFloat = 60.0
+
+    # Who may call the API: none (demo), api_key (a shop's backend), jwt (shoppers' browsers).
+    auth: Literal["none", "api_key", "jwt"] | None = None
+    api_keys: tuple[str, ...] = ()
+    jwt_secret: str | None = None
+    jwt_jwks_url: HttpUrl | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+
+    # Requests per minute, per shopper and per client address; 0 turns a limit off.
+    rate_limit_per_user: Annotated[int, msgspec.Meta(ge=0)] = 30
+    rate_limit_per_address: Annotated[int, msgspec.Meta(ge=0)] = 120
 
     # The HTTP service.
     server_host: str = "0.0.0.0"
@@ -100,7 +120,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def secret_values(self) -> tuple[str, ...]:
         """The configured secrets, for the log redactor."""
-        return tuple(v for k, v in msgspec.structs.asdict(self).items() if k in SECRET_FIELDS and v)
+        found: list[str] = []
+        for name in SECRET_FIELDS:
+            value = getattr(self, name)
+            found.extend(value if isinstance(value, tuple) else [value] if value else [])
+        return tuple(found)
 
 
 # Seed names and AWS's own names; everything else is SHOPBOT_<FIELD>.
@@ -131,9 +155,9 @@ def env_name(field: str) -> str:
 
 
 def _parse(field: str, value: str) -> Any:
-    if field == "cors_allow_origins":
+    if field in ("cors_allow_origins", "api_keys", "jwt_algorithms"):
         return tuple(origin.strip() for origin in value.split(",") if origin.strip())
-    if field in ("log_level", "model_provider", "bedrock_retry_mode"):
+    if field in ("log_level", "model_provider", "bedrock_retry_mode", "auth"):
         return value.upper() if field == "log_level" else value.lower()
     return value
 
@@ -157,7 +181,7 @@ def _allowed(field: str) -> str:
     if isinstance(info, msgspec.inspect.BoolType):
         return "true or false"
     if isinstance(info, msgspec.inspect.StrType) and info.pattern:
-        return "an http:// or https:// URL"
+        return "memory, or a redis:// or rediss:// URL" if field == "session_store" else "an http:// or https:// URL"
     return "text"
 
 
@@ -168,6 +192,6 @@ def _explain(exc: msgspec.ValidationError, raw: Mapping[str, Any]) -> str:
     if field not in raw:
         return f"invalid configuration: {exc}"
     value = raw[field]
-    text = "not a valid URL" if "matching regex" in text else text
+    text = "not of the expected form" if "matching regex" in text else text
     shown = "***" if field in SECRET_FIELDS else (",".join(value) if isinstance(value, tuple) else value)
     return f"invalid setting {env_name(field)}={shown!r}: {text.rstrip('.')}; allowed: {_allowed(field)}"

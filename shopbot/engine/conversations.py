@@ -1,21 +1,28 @@
 """Conversations: the engine plus a session store.
 
-`Conversations.chat` loads a session, runs one turn on its history and saves
-the session only when the turn completed. A turn that raises or is cancelled
-saves nothing, so the stored history stays exactly as it was before the turn.
+`Conversations.chat` runs one turn of a session at a time (the store's lock
+holds across every process sharing it), loads the session, runs the turn on
+its history and saves it only when the turn completed. A turn that raises or
+is cancelled saves nothing, so the stored history stays exactly as it was.
+
+With an idempotency key, a repeated request replays the first one's reply
+(waiting for it while it still runs) instead of running the turn again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 import msgspec
 
 from shopbot.engine import history as histories
 from shopbot.engine.loop import Engine
-from shopbot.errors import SessionNotFound
+from shopbot.errors import IdempotencyConflict, SessionBusy, SessionNotFound
 from shopbot.messages import Usage
 from shopbot.sessions.store import Session, SessionStore
 from shopbot.tools.dispatcher import ToolActivity
@@ -25,6 +32,7 @@ __all__ = ["ChatReply", "Conversations", "guest_id"]
 # Session ids end up inside guest user ids, which the storefront contract
 # limits to 128 characters of [A-Za-z0-9._:@-].
 SESSION_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
+REPLAY_POLL_SECONDS = 0.02
 
 
 class ChatReply(msgspec.Struct, frozen=True):
@@ -38,34 +46,97 @@ class ChatReply(msgspec.Struct, frozen=True):
     usage: Usage
 
 
+_encode_reply = msgspec.msgpack.Encoder().encode
+_decode_reply = msgspec.msgpack.Decoder(ChatReply).decode
+
+
 def guest_id(session_id: str) -> str:
     """The shopper id of an anonymous conversation: scoped to its session."""
     return f"guest:{session_id}"
 
 
 class Conversations:
-    """Chat with history kept in a `SessionStore`."""
+    """Chat with history kept in a `SessionStore`.
 
-    def __init__(self, engine: Engine, store: SessionStore) -> None:
+    `lock_wait` bounds how long a request waits for the session's running turn
+    (then `SessionBusy`); `lock_ttl` is how long a turn may hold its session
+    before it is presumed dead; idempotent replies are kept `replay_ttl` seconds.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: SessionStore,
+        *,
+        lock_wait: float = 10.0,
+        lock_ttl: float = 60.0,
+        replay_ttl: float = 24 * 3600,
+    ) -> None:
         self.engine = engine
         self.store = store
+        self.lock_wait = lock_wait
+        self.lock_ttl = lock_ttl
+        self.replay_ttl = replay_ttl
 
-    async def chat(self, message: str, *, session_id: str | None = None, user_id: str | None = None) -> ChatReply:
+    async def chat(
+        self,
+        message: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        idempotency_key: str | None = None,
+        caller: str = "",
+    ) -> ChatReply:
         """Run one turn of the conversation `session_id` (a new one when None) for `user_id`.
 
         Without a `user_id` the shopper is the session's guest. Raises
-        `SessionNotFound` when the session belongs to someone else, and
-        whatever the engine raises; in every such case nothing is saved.
+        `SessionNotFound` when the session belongs to someone else,
+        `SessionBusy` when its running turn outlasts the wait, and whatever
+        the engine raises; in every such case nothing is saved. An
+        `idempotency_key` (scoped to `caller`) makes a repeat replay the reply;
+        reusing it for another request raises `IdempotencyConflict`.
         """
-        session_id = session_id or str(uuid.uuid4())
-        if not SESSION_ID.fullmatch(session_id):
+        if session_id is not None and not SESSION_ID.fullmatch(session_id):
             raise ValueError("session_id must be 1-100 characters of letters, digits, '.', '_' or '-'")
+        if idempotency_key is None:
+            return await self._turn(message, session_id or str(uuid.uuid4()), user_id, turn_id=None)
+        key = hashlib.sha256(f"{caller}\0{idempotency_key}".encode()).hexdigest()
+        fingerprint = hashlib.sha256(_encode_reply([message, session_id, user_id])).hexdigest()
+        # The turn id roots the storefront's idempotency keys: a retried turn re-uses them.
+        return await self._once(
+            key, fingerprint, lambda: self._turn(message, session_id or str(uuid.uuid4()), user_id, turn_id=key[:32])
+        )
+
+    async def _turn(self, message: str, session_id: str, user_id: str | None, turn_id: str | None) -> ChatReply:
         shopper = user_id or guest_id(session_id)
-        session = await self._load_owned(session_id, shopper) or Session(session_id, shopper, created_at=time.time())
-        turn = await self.engine.run_turn(session.history, message, user_id=shopper)
-        history = histories.trim([*session.history, *turn.messages], self.engine.max_history_turns)
-        await self.store.save(msgspec.structs.replace(session, history=tuple(history), updated_at=time.time()))
+        async with self.store.lock(session_id, wait=self.lock_wait, ttl=self.lock_ttl):
+            session = await self._load_owned(session_id, shopper) or Session(session_id, shopper, created_at=time.time())
+            turn = await self.engine.run_turn(session.history, message, user_id=shopper, turn_id=turn_id)
+            history = histories.trim([*session.history, *turn.messages], self.engine.max_history_turns)
+            await self.store.save(msgspec.structs.replace(session, history=tuple(history), updated_at=time.time()))
         return ChatReply(turn.reply, session_id, shopper, turn.tool_calls, turn.model_calls, turn.usage)
+
+    async def _once(self, key: str, fingerprint: str, run: Callable[[], Awaitable[ChatReply]]) -> ChatReply:
+        deadline = time.monotonic() + self.lock_wait
+        while True:
+            claim = await self.store.claim(key, fingerprint, ttl=self.lock_ttl)
+            if claim.fingerprint != fingerprint:
+                raise IdempotencyConflict("this Idempotency-Key was used with a different request")
+            if claim.status == "done" and claim.response is not None:
+                return _decode_reply(claim.response)
+            if claim.status == "new":
+                break
+            if time.monotonic() >= deadline:
+                raise SessionBusy("the first request with this Idempotency-Key is still running")
+            await asyncio.sleep(REPLAY_POLL_SECONDS)
+        try:
+            reply = await run()
+        except BaseException:
+            # Let a retry run the request again; shielded so a cancelled turn still lets go.
+            await asyncio.shield(self.store.release(key))
+            raise
+        await self.store.finish(key, fingerprint, _encode_reply(reply), ttl=self.replay_ttl)
+        return reply
 
     async def history(self, session_id: str, *, user_id: str | None = None) -> Session:
         """The session, if it exists and belongs to the caller."""

@@ -1,19 +1,29 @@
 """Sessions in this process's memory: the default for the demo and for embedding.
 
 Bounded in time (a TTL refreshed on use) and in size (least recently used
-sessions go first), so a long-running demo cannot grow without limit.
-Sessions are immutable values, so handing them out cannot leak changes back.
+sessions go first), so a long-running demo cannot grow without limit; the
+idempotency records share both bounds. Sessions are immutable values, so
+handing them out cannot leak changes back.
+
+Turn locks are `asyncio.Lock`s, one per session that someone holds or waits
+for; a lock nobody needs any more is forgotten.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
-from shopbot.sessions.store import Session
+from shopbot.errors import SessionBusy
+from shopbot.sessions.store import Claim, Session
 
 __all__ = ["MemorySessionStore"]
+
+V = TypeVar("V")
 
 
 class MemorySessionStore:
@@ -26,6 +36,9 @@ class MemorySessionStore:
         self.max_sessions = max_sessions
         self._clock = clock
         self._sessions: OrderedDict[str, tuple[float, Session]] = OrderedDict()
+        self._claims: OrderedDict[str, tuple[float, Claim]] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._lock_users: Counter[str] = Counter()
 
     async def load(self, session_id: str) -> Session | None:
         """The session, or None when unknown or expired; refreshes its expiry."""
@@ -43,14 +56,51 @@ class MemorySessionStore:
 
     async def save(self, session: Session) -> None:
         """Store the session and evict the least recently used past the bound."""
-        self._sessions[session.id] = (self._clock() + self.ttl_seconds, session)
-        self._sessions.move_to_end(session.id)
-        while len(self._sessions) > self.max_sessions:
-            self._sessions.popitem(last=False)
+        self._put(self._sessions, session.id, self._clock() + self.ttl_seconds, session)
 
     async def delete(self, session_id: str) -> bool:
         """Forget the session; True if it existed."""
         return self._sessions.pop(session_id, None) is not None
+
+    @contextlib.asynccontextmanager
+    async def lock(self, session_id: str, *, wait: float, ttl: float) -> AsyncIterator[None]:
+        """Hold the session's turn lock for the block, waiting up to `wait` seconds.
+
+        `ttl` does not apply: a holder cannot die without this process.
+        """
+        lock = self._locks.setdefault(session_id, asyncio.Lock())
+        self._lock_users[session_id] += 1
+        try:
+            try:
+                async with asyncio.timeout(wait):
+                    await lock.acquire()
+            except TimeoutError:
+                raise SessionBusy(f"session {session_id!r} is busy with another turn") from None
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            self._lock_users[session_id] -= 1
+            if not self._lock_users[session_id]:
+                del self._lock_users[session_id], self._locks[session_id]
+
+    async def claim(self, key: str, fingerprint: str, *, ttl: float) -> Claim:
+        """Claim an idempotency key, or report the running or finished request holding it."""
+        now = self._clock()
+        entry = self._claims.get(key)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        self._put(self._claims, key, now + ttl, Claim("running", fingerprint))
+        return Claim("new", fingerprint)
+
+    async def finish(self, key: str, fingerprint: str, response: bytes, *, ttl: float) -> None:
+        """Record the response of a claimed key, kept `ttl` seconds for replays."""
+        self._put(self._claims, key, self._clock() + ttl, Claim("done", fingerprint, response))
+
+    async def release(self, key: str) -> None:
+        """Give up a claim so that a retry can run."""
+        self._claims.pop(key, None)
 
     async def ping(self) -> None:
         """Memory is always there."""
@@ -60,3 +110,9 @@ class MemorySessionStore:
 
     def __len__(self) -> int:
         return len(self._sessions)
+
+    def _put(self, entries: OrderedDict[str, tuple[float, V]], key: str, expires: float, value: V) -> None:
+        entries[key] = (expires, value)
+        entries.move_to_end(key)
+        while len(entries) > self.max_sessions:
+            entries.popitem(last=False)

@@ -24,7 +24,9 @@ from shopbot import __version__
 from shopbot.logs import request_id
 from shopbot.runtime import Runtime, open_runtime
 from shopbot.settings import Settings
+from shopbot.web.auth import Authenticator, Caller
 from shopbot.web.errors import error_response
+from shopbot.web.ratelimit import RateLimiter
 from shopbot.web.routes import (
     ChatController,
     SessionController,
@@ -41,16 +43,20 @@ _REDOC = RedocRenderPlugin(path="/redoc")
 
 
 def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Litestar:
-    """The chat service's ASGI app for `settings`."""
+    """The chat service's ASGI app for `settings`.
+
+    Raises `ConfigurationError` at once for an unusable auth configuration.
+    """
+    authenticator = Authenticator(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        if runtime is not None:
-            app.state.runtime = runtime
-            yield
-            return
-        async with open_runtime(settings) as opened:
-            app.state.runtime = opened
+        app.state.authenticator = authenticator
+        async with contextlib.AsyncExitStack() as stack:
+            limiter = RateLimiter.from_settings(settings)
+            stack.push_async_callback(limiter.aclose)
+            app.state.limiter = limiter
+            app.state.runtime = runtime or await stack.enter_async_context(open_runtime(settings))
             yield
 
     return Litestar(
@@ -64,7 +70,12 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Litesta
             swagger_ui,
             redoc,
         ],
-        dependencies={"runtime": Provide(_runtime, sync_to_thread=False)},
+        dependencies={
+            "runtime": Provide(_runtime, sync_to_thread=False),
+            "authenticator": Provide(_authenticator, sync_to_thread=False),
+            "limiter": Provide(_limiter, sync_to_thread=False),
+            "caller": Provide(_caller),
+        },
         lifespan=[lifespan],
         middleware=[RequestIdMiddleware],
         exception_handlers={Exception: error_response},
@@ -83,6 +94,18 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Litesta
 
 def _runtime(state: State) -> Runtime:
     return state.runtime
+
+
+def _authenticator(state: State) -> Authenticator:
+    return state.authenticator
+
+
+def _limiter(state: State) -> RateLimiter:
+    return state.limiter
+
+
+async def _caller(request: Request[Any, Any, Any], state: State) -> Caller:
+    return await state.authenticator.authenticate(request.headers.get("authorization"))
 
 
 def _cors(origins: tuple[str, ...]) -> CORSConfig | None:

@@ -3,11 +3,17 @@
 | exception                                  | status | `error`                |
 |--------------------------------------------|--------|------------------------|
 | malformed JSON, failed validation          | 400    | `invalid_request: …`   |
+| `NotAuthenticated`                         | 401    | `unauthorized: …`      |
+| `Forbidden`                                | 403    | `forbidden: …`         |
 | `SessionNotFound`                          | 404    | `session_not_found`    |
 | an unknown route / method                  | 404/405| `not_found` / `method_not_allowed` |
+| `SessionBusy`                              | 409    | `session_busy`         |
 | a body over the size limit                 | 413    | `request_too_large`    |
+| `IdempotencyConflict`                      | 422    | `idempotency_key_reused` |
+| `RateLimited`                              | 429    | `rate_limited` (and `Retry-After`) |
 | `ModelUnavailable`                         | 503    | `model_unavailable`    |
 | `StorefrontUnavailable`                    | 503    | `storefront_unavailable` |
+| `SessionStoreUnavailable`                  | 503    | `session_store_unavailable` |
 | anything else                              | 500    | `internal_error`       |
 
 The body never carries a stack trace or internal detail; a 500 is logged in
@@ -22,7 +28,16 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from shopbot.errors import ModelUnavailable, SessionNotFound, StorefrontUnavailable
+from shopbot.errors import (
+    IdempotencyConflict,
+    ModelUnavailable,
+    SessionBusy,
+    SessionNotFound,
+    SessionStoreUnavailable,
+    StorefrontUnavailable,
+)
+from shopbot.web.auth import Forbidden, NotAuthenticated
+from shopbot.web.ratelimit import RateLimited
 from shopbot.web.schemas import ErrorResponse
 
 __all__ = ["error_response", "RESPONSE_TEXT"]
@@ -31,9 +46,14 @@ log = logging.getLogger("shopbot.web")
 
 RESPONSE_TEXT = {
     400: "Sorry, I couldn't read that request.",
+    401: "Please sign in again.",
+    403: "Sorry, you can't do that.",
     404: "Sorry, I couldn't find that.",
     405: "Sorry, that isn't supported here.",
+    409: "I'm still working on your previous message. Please try again in a moment.",
     413: "Sorry, that request is too large.",
+    422: "That request was already sent with different content.",
+    429: "You're sending messages too quickly. Please wait a moment.",
     500: "Sorry, something went wrong on our side. Please try again.",
     503: "I'm having trouble reaching the shop right now. Please try again in a moment.",
 }
@@ -49,6 +69,10 @@ def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[
         log.warning("dependency unavailable: %s", error)
     session_id = request.scope.get("state", {}).get("session_id") or ""
     headers = exc.headers if isinstance(exc, HTTPException) and exc.headers else None
+    if isinstance(exc, NotAuthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
     body = ErrorResponse(response=RESPONSE_TEXT.get(status, RESPONSE_TEXT[400]), session_id=session_id, error=error)
     return Response(body, status_code=status, headers=headers)
 
@@ -56,8 +80,20 @@ def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[
 def _classify(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, ValidationException):
         return 400, f"invalid_request: {_validation_reason(exc)}"
+    if isinstance(exc, NotAuthenticated):
+        return 401, f"unauthorized: {exc}"
+    if isinstance(exc, Forbidden):
+        return 403, f"forbidden: {exc}"
     if isinstance(exc, SessionNotFound):
         return 404, "session_not_found"
+    if isinstance(exc, SessionBusy):
+        return 409, "session_busy"
+    if isinstance(exc, IdempotencyConflict):
+        return 422, "idempotency_key_reused"
+    if isinstance(exc, RateLimited):
+        return 429, "rate_limited"
+    if isinstance(exc, SessionStoreUnavailable):
+        return 503, "session_store_unavailable"
     if isinstance(exc, ModelUnavailable):
         return 503, "model_unavailable"
     if isinstance(exc, StorefrontUnavailable):

@@ -9,12 +9,14 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import JSONBody, Parameter
+from litestar.params import HeaderParameter, JSONBody, Parameter
 
 from shopbot import __version__
 from shopbot.engine.conversations import ChatReply
 from shopbot.messages import TextPart
 from shopbot.runtime import Runtime
+from shopbot.web.auth import Authenticator, Caller
+from shopbot.web.ratelimit import RateLimiter
 from shopbot.web.schemas import (
     ChatRequest,
     ChatResponse,
@@ -35,12 +37,28 @@ log = logging.getLogger("shopbot.web")
 
 ERRORS = {
     400: ResponseSpec(ErrorResponse, description="Invalid request: the `error` says which field and why."),
+    401: ResponseSpec(ErrorResponse, description="Missing or invalid credential."),
+    403: ResponseSpec(ErrorResponse, description="The body names a user the credential does not prove."),
     404: ResponseSpec(ErrorResponse, description="No such session for this caller."),
+    409: ResponseSpec(ErrorResponse, description="Another turn of this session is still running."),
     413: ResponseSpec(ErrorResponse, description="The request body is over the size limit."),
+    422: ResponseSpec(ErrorResponse, description="The Idempotency-Key was used with a different request."),
+    429: ResponseSpec(ErrorResponse, description="Too many requests; see the Retry-After header."),
     500: ResponseSpec(ErrorResponse, description="Unexpected error (logged with the request id)."),
     503: ResponseSpec(ErrorResponse, description="The model or the shop backend is unavailable."),
 }
 RuntimeDep = NamedDependency[Runtime]
+CallerDep = NamedDependency[Caller]
+AuthenticatorDep = NamedDependency[Authenticator]
+LimiterDep = NamedDependency[RateLimiter]
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        pattern=r"^[\x20-\x7e]{1,200}$",
+        description="Makes a retried request safe: a repeat with the same body replays the first reply.",
+    ),
+]
 SessionIdPath = Annotated[str, Parameter(pattern=r"^[A-Za-z0-9._-]{1,100}$", description="The conversation's id.")]
 UserIdQuery = Annotated[
     str | None,
@@ -62,13 +80,30 @@ class ChatController(Controller):
         operation_id="chat",
         summary="Send a shopper's message and get the assistant's answer",
         status_code=200,
-        responses=_errors(400, 404, 413, 500, 503),
+        responses=_errors(400, 401, 403, 404, 409, 413, 422, 429, 500, 503),
     )
-    async def chat(self, data: JSONBody[ChatRequest], request: Request[Any, Any, Any], runtime: RuntimeDep) -> ChatResponse:
+    async def chat(
+        self,
+        data: JSONBody[ChatRequest],
+        request: Request[Any, Any, Any],
+        runtime: RuntimeDep,
+        caller: CallerDep,
+        authenticator: AuthenticatorDep,
+        limiter: LimiterDep,
+        idempotency_key: IdempotencyKey = None,
+    ) -> ChatResponse:
         """Without `session_id` a new conversation starts; its id comes back in the reply."""
         request.state.session_id = data.session_id or ""
         started = time.perf_counter()
-        reply = await runtime.conversations.chat(data.message, session_id=data.session_id, user_id=data.user_id)
+        shopper = authenticator.shopper(caller, data.user_id)
+        await limiter.check(user=shopper or caller.user_id, address=request.client.host if request.client else None)
+        reply = await runtime.conversations.chat(
+            data.message,
+            session_id=data.session_id,
+            user_id=shopper,
+            idempotency_key=idempotency_key,
+            caller=caller.identity,
+        )
         log.info(
             "chat turn",
             extra={
@@ -106,13 +141,20 @@ class SessionController(Controller):
     path = "/api/v1/sessions/{session_id:str}"
     tags = ["sessions"]
 
-    @get(operation_id="getSession", summary="The conversation so far", responses=_errors(400, 404, 500))
+    @get(operation_id="getSession", summary="The conversation so far", responses=_errors(400, 401, 403, 404, 500))
     async def transcript(
-        self, session_id: SessionIdPath, runtime: RuntimeDep, request: Request[Any, Any, Any], user_id: UserIdQuery = None
+        self,
+        session_id: SessionIdPath,
+        runtime: RuntimeDep,
+        caller: CallerDep,
+        authenticator: AuthenticatorDep,
+        request: Request[Any, Any, Any],
+        user_id: UserIdQuery = None,
     ) -> SessionTranscript:
         """User and assistant text turns, oldest first (tool calls are left out)."""
         request.state.session_id = session_id
-        session = await runtime.conversations.history(session_id, user_id=user_id)
+        shopper = authenticator.shopper(caller, user_id)
+        session = await runtime.conversations.history(session_id, user_id=shopper)
         entries = tuple(
             TranscriptEntry(message.role, message.text)
             for message in session.history
@@ -120,13 +162,19 @@ class SessionController(Controller):
         )
         return SessionTranscript(session_id, entries)
 
-    @delete(operation_id="deleteSession", summary="Forget the conversation", responses=_errors(400, 404, 500))
+    @delete(operation_id="deleteSession", summary="Forget the conversation", responses=_errors(400, 401, 403, 404, 500))
     async def forget(
-        self, session_id: SessionIdPath, runtime: RuntimeDep, request: Request[Any, Any, Any], user_id: UserIdQuery = None
+        self,
+        session_id: SessionIdPath,
+        runtime: RuntimeDep,
+        caller: CallerDep,
+        authenticator: AuthenticatorDep,
+        request: Request[Any, Any, Any],
+        user_id: UserIdQuery = None,
     ) -> None:
         """The conversation's history is deleted; the shopper's cart is not touched."""
         request.state.session_id = session_id
-        await runtime.conversations.forget(session_id, user_id=user_id)
+        await runtime.conversations.forget(session_id, user_id=authenticator.shopper(caller, user_id))
 
 
 @get("/api/v1/health", operation_id="health", summary="Liveness", tags=["health"])

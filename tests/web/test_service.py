@@ -81,11 +81,13 @@ def run_cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.Comp
         ({"BACKEND_API_URL": "shop.example"}, "BACKEND_API_URL", "http:// or https:// URL"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL", "one of CRITICAL, DEBUG"),
         ({"SHOPBOT_MODEL_PROVIDER": "gpt"}, "SHOPBOT_MODEL_PROVIDER", "one of bedrock, offline"),
+        ({"SHOPBOT_AUTH": "jwt"}, "SHOPBOT_JWT_SECRET", "needs"),
         ({}, "BACKEND_API_URL", "required for serve"),
+        ({"BACKEND_API_URL": "http://127.0.0.1:3001", "SHOPBOT_AUTH": ""}, "SHOPBOT_AUTH", "required for serve"),
     ],
 )
 def test_serve_refuses_a_bad_setting_in_one_line(env: dict[str, str], variable: str, allowed: str) -> None:
-    base = {"BACKEND_API_URL": "http://127.0.0.1:3001"} if "BACKEND_API_URL" not in env and env else {}
+    base = {"BACKEND_API_URL": "http://127.0.0.1:3001", "SHOPBOT_AUTH": "none"} if env else {}
     result = run_cli("serve", env={**base, **env})
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
