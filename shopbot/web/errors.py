@@ -105,12 +105,22 @@ def _classify(exc: Exception) -> tuple[int, str]:
     return 500, "internal_error"
 
 
+# What a value that fails its pattern should look like, said in words rather than a regex.
+_PATTERNS = {
+    "session_id": "session_id: must be 1-100 letters, digits, '.', '_' or '-'",
+    "user_id": "user_id: must be 1-128 letters, digits, '.', '_', ':', '@' or '-'",
+    "idempotency_key": "Idempotency-Key: must be 1-200 printable ASCII characters",
+}
+
+
 def _validation_reason(exc: ValidationException) -> str:
     reasons = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         key, message = item.get("key", ""), str(item.get("message", ""))
         if message == f"'{key}'":  # msgspec's KeyError text: there was no body at all
             reasons.append("a JSON body is required")
+        elif "matching regex" in message and key in _PATTERNS:
+            reasons.append(_PATTERNS[key])
         elif key in ("", "data"):
             reasons.append(message)
         else:
