@@ -105,3 +105,9 @@ def test_env_example_lists_every_setting() -> None:
     example = (PACKAGE.parent / ".env.example").read_text()
     for field in msgspec.structs.fields(Settings):
         assert f"{env_name(field.name)}=" in example, field.name
+
+
+def test_the_web_layer_is_wiring_only() -> None:
+    for path in (PACKAGE / "web").rglob("*.py"):
+        roots = {name.split(".")[0] for name in imported_modules(path)}
+        assert not roots & {"aioboto3", "botocore", "httpx", "redis"}, path

@@ -22,11 +22,11 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopbot import __version__
 from shopbot.logs import request_id
+from shopbot.ratelimit import RateLimiter
 from shopbot.runtime import Runtime, open_runtime
 from shopbot.settings import Settings
 from shopbot.web.auth import Authenticator, Caller
 from shopbot.web.errors import error_response
-from shopbot.web.ratelimit import RateLimiter
 from shopbot.web.routes import (
     ChatController,
     SessionController,

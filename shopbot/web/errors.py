@@ -36,8 +36,8 @@ from shopbot.errors import (
     SessionStoreUnavailable,
     StorefrontUnavailable,
 )
+from shopbot.ratelimit import RateLimited
 from shopbot.web.auth import Forbidden, NotAuthenticated
-from shopbot.web.ratelimit import RateLimited
 from shopbot.web.schemas import ErrorResponse
 
 __all__ = ["error_response", "RESPONSE_TEXT"]

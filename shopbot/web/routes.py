@@ -14,9 +14,9 @@ from litestar.params import HeaderParameter, JSONBody, Parameter
 from shopbot import __version__
 from shopbot.engine.conversations import ChatReply
 from shopbot.messages import TextPart
+from shopbot.ratelimit import RateLimiter
 from shopbot.runtime import Runtime
 from shopbot.web.auth import Authenticator, Caller
-from shopbot.web.ratelimit import RateLimiter
 from shopbot.web.schemas import (
     ChatRequest,
     ChatResponse,

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis.asyncio
 
+from shopbot.ratelimit import RateLimited, RateLimiter
 from shopbot.settings import Settings
-from shopbot.web.ratelimit import RateLimited, RateLimiter
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -161,7 +161,7 @@ async def test_from_settings_limits_in_memory_by_default() -> None:
 
 async def test_an_unreachable_redis_lets_requests_through(caplog: pytest.LogCaptureFixture) -> None:
     limiter = RateLimiter(per_user=1, per_address=1, storage_url="redis://127.0.0.1:1/0")
-    with caplog.at_level(logging.WARNING, logger="shopbot.web.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="shopbot.ratelimit"):
         await limiter.check(user="alice", address="10.0.0.1")
         await limiter.check(user="alice", address="10.0.0.1")
     await limiter.aclose()
