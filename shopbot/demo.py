@@ -59,6 +59,7 @@ async def serve_demo(settings: Settings, shop_port: int) -> None:
         base = f"http://{settings.server_host}:{settings.server_port}"
         print(
             f"\nshopbot demo is running ({settings.model_provider} model)\n"
+            f"  chat widget   {base}/demo\n"
             f"  chat API      POST {base}/api/v1/chat\n"
             f"  API docs      {base}/docs\n"
             f"  storefront    {settings.backend_api_url}/api/products\n"

@@ -24,6 +24,8 @@ __all__ = [
     "Part",
     "Role",
     "StopReason",
+    "StreamEvent",
+    "TextDelta",
     "TextPart",
     "ToolCall",
     "ToolResult",
@@ -144,3 +146,14 @@ class ModelResponse(msgspec.Struct, frozen=True):
     message: Message
     stop_reason: StopReason
     usage: Usage = Usage()
+
+
+class TextDelta(msgspec.Struct, frozen=True, tag="text_delta"):
+    """A piece of the assistant's text, as the model streams it."""
+
+    text: str
+
+
+# What a model's stream yields: text deltas as they arrive, then exactly one
+# `ModelResponse` with the whole message (tool calls assembled), stop reason and usage.
+StreamEvent = TextDelta | ModelResponse

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import msgspec
 
 from shopbot.engine import create_engine
-from shopbot.engine.conversations import Conversations
+from shopbot.engine.conversations import ChatReply, Conversations
+from shopbot.messages import TextDelta
 from shopbot.runtime import open_model
 from shopbot.sessions import MemorySessionStore
 from shopbot.settings import Settings
@@ -18,8 +20,9 @@ from shopbot.storefront.client import StorefrontClient
 
 __all__ = ["chat_in_process", "chat_with_service"]
 
-# One exchange: (text, session id) -> (reply, session id, a line about the turn).
-Exchange = Callable[[str, str | None], Awaitable[tuple[str, str, str]]]
+# One exchange: text and session id in; the answer is printed as it streams; the session id
+# and a line about the turn come back.
+Exchange = Callable[[str, str | None], Awaitable[tuple[str, str]]]
 
 
 async def _loop(exchange: Exchange) -> None:
@@ -32,21 +35,52 @@ async def _loop(exchange: Exchange) -> None:
             print()
             return
         if text.strip():
-            reply, session_id, about = await exchange(text, session_id)
-            print(f"bot> {reply}\n     [{about}]")
+            print("bot> ", end="", flush=True)
+            session_id, about = await exchange(text, session_id)
+            print(f"\n     [{about}]")
+
+
+class _Printer:
+    """Prints an answer's deltas as they come; falls back to the whole answer if none came."""
+
+    def __init__(self) -> None:
+        self.printed = False
+
+    def delta(self, text: str) -> None:
+        print(text, end="", flush=True)
+        self.printed = True
+
+    def whole(self, text: str) -> None:
+        if not self.printed:
+            print(text, end="", flush=True)
 
 
 async def chat_with_service(url: str, user_id: str | None) -> None:
-    """Chat with the service at `url` over its HTTP API."""
+    """Chat with the service at `url`, streaming its answers (`/api/v1/chat/stream`)."""
     async with httpx.AsyncClient(base_url=url.rstrip("/"), timeout=60) as http:
 
-        async def exchange(text: str, session_id: str | None) -> tuple[str, str, str]:
-            body = {"message": text, "session_id": session_id, "user_id": user_id}
-            answer = (await http.post("/api/v1/chat", json={k: v for k, v in body.items() if v})).json()
-            if answer.get("status") != "success":
-                return answer.get("response", "?"), session_id or "", f"error: {answer.get('error')}"
-            tools = ", ".join(f"{t['name']}:{t['status']}" for t in answer.get("tools", [])) or "none"
-            return answer["response"], answer["session_id"], f"tools: {tools}"
+        async def exchange(text: str, session_id: str | None) -> tuple[str, str]:
+            body = {k: v for k, v in {"message": text, "session_id": session_id, "user_id": user_id}.items() if v}
+            printer, tools = _Printer(), []
+            async with http.stream("POST", "/api/v1/chat/stream", json=body) as response:
+                if response.status_code != 200:
+                    error = json.loads(await response.aread())
+                    printer.whole(error.get("response", "?"))
+                    return session_id or "", f"error: {error.get('error')}"
+                event = ""
+                async for line in response.aiter_lines():
+                    if line.startswith("event: "):
+                        event = line[7:]
+                    elif line.startswith("data: "):
+                        data = json.loads(line[6:])
+                        if event == "text":
+                            printer.delta(data["text"])
+                        elif event == "tool" and data["status"] != "running":
+                            tools.append(f"{data['name']}:{data['status']}")
+                        elif event in ("done", "error"):
+                            printer.whole(data["response"])
+                            session_id = data.get("session_id") or session_id
+            return session_id or "", f"tools: {', '.join(tools) or 'none'}"
 
         await _loop(exchange)
 
@@ -70,9 +104,15 @@ async def chat_in_process(settings: Settings, user_id: str | None) -> None:
     async with open_model(settings) as model, _storefront(settings) as storefront:
         conversations = Conversations(create_engine(model, storefront, settings), MemorySessionStore())
 
-        async def exchange(text: str, session_id: str | None) -> tuple[str, str, str]:
-            reply = await conversations.chat(text, session_id=session_id, user_id=user_id)
-            tools = ", ".join(f"{t.name}:{t.status}" for t in reply.tool_calls) or "none"
-            return reply.reply, reply.session_id, f"{reply.model_calls} model calls; tools: {tools}"
+        async def exchange(text: str, session_id: str | None) -> tuple[str, str]:
+            printer = _Printer()
+            async for event in conversations.chat_events(text, session_id=session_id, user_id=user_id):
+                if isinstance(event, TextDelta):
+                    printer.delta(event.text)
+                elif isinstance(event, ChatReply):
+                    printer.whole(event.reply)
+                    tools = ", ".join(f"{t.name}:{t.status}" for t in event.tool_calls) or "none"
+                    return event.session_id, f"{event.model_calls} model calls; tools: {tools}"
+            raise AssertionError("a chat always ends with its reply")  # pragma: no cover
 
         await _loop(exchange)

@@ -5,17 +5,25 @@ opened with `open_bedrock_model()` and closed with it. The standard AWS
 credential chain applies (environment keys, profile, IAM role). botocore's own
 retry modes handle throttling and transient errors; whatever still fails is
 translated here, once, into shopbot's `ModelError`s.
+
+`BedrockModel.respond` is one ``converse`` call; `BedrockModel.stream` is one
+``converse_stream`` call, read event by event. botocore retries a stream only
+until its HTTP response starts; an error inside the stream (an exception event,
+a dropped connection) ends the generator with the mapped error.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aioboto3
+import aiohttp
 from botocore.config import Config
+from botocore.eventstream import ParserError as EventStreamParserError
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -23,9 +31,20 @@ from botocore.exceptions import (
     HTTPClientError,
 )
 
-from shopbot.engine.converse import request_to_wire, response_from_wire
+from shopbot.engine.converse import request_to_wire, response_from_wire, usage_from_wire
 from shopbot.errors import ModelRequestRejected, ModelUnavailable
-from shopbot.messages import ModelRequest, ModelResponse
+from shopbot.messages import (
+    Message,
+    ModelRequest,
+    ModelResponse,
+    Part,
+    StopReason,
+    StreamEvent,
+    TextDelta,
+    TextPart,
+    ToolCall,
+    Usage,
+)
 from shopbot.settings import Settings
 
 __all__ = ["BedrockModel", "open_bedrock_model", "map_client_error"]
@@ -47,6 +66,12 @@ UNAVAILABLE_CODES = frozenset(
     }
 )
 
+# What reading a ConverseStream can raise: exception events (`EventStreamError`, a
+# `ClientError`), and, because aiobotocore reads the body straight from aiohttp, a
+# dropped connection (`ClientPayloadError`), a read timeout (`ServerTimeoutError`)
+# or broken framing (botocore's event-stream `ParserError`).
+STREAM_ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, EventStreamParserError)
+
 
 class BedrockModel:
     """A `ModelClient` that calls Converse on an open `bedrock-runtime` client."""
@@ -67,14 +92,103 @@ class BedrockModel:
 
     async def respond(self, request: ModelRequest) -> ModelResponse:
         """One Converse call."""
-        kwargs = request_to_wire(
-            request, model_id=self.model_id, inference=self.inference, additional_fields=self.additional_fields
-        )
         try:
-            response = await self.client.converse(**kwargs)
+            response = await self.client.converse(**self._wire(request))
         except (ClientError, BotoCoreError) as exc:
             raise map_client_error(exc) from exc
         return response_from_wire(response)
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        """One ConverseStream call: text deltas as they arrive, then the whole `ModelResponse`.
+
+        Closing the generator early (a consumer that stops, a cancelled turn)
+        closes the HTTP response, so no connection is left half-read.
+        """
+        try:
+            response = await self.client.converse_stream(**self._wire(request))
+        except (ClientError, BotoCoreError) as exc:
+            raise map_client_error(exc) from exc
+        events = response["stream"]
+        answer = _StreamedAnswer()
+        try:
+            async for event in events:
+                if text := answer.add(event):
+                    yield TextDelta(text)
+        except STREAM_ERRORS as exc:
+            raise map_client_error(exc) from exc
+        finally:
+            events.close()
+        yield answer.response()
+
+    def _wire(self, request: ModelRequest) -> dict[str, Any]:
+        return request_to_wire(
+            request, model_id=self.model_id, inference=self.inference, additional_fields=self.additional_fields
+        )
+
+
+class _StreamedAnswer:
+    """A ConverseStream answer put together from its events, block by block."""
+
+    def __init__(self) -> None:
+        self.texts: dict[int, list[str]] = {}
+        self.tool_uses: dict[int, tuple[str, str, list[str]]] = {}  # index → (id, name, input pieces)
+        self.parts: dict[int, Part] = {}
+        self.stop_reason: StopReason | None = None
+        self.malformed_tool_use = False
+        self.usage = Usage()
+
+    def add(self, event: dict[str, Any]) -> str:
+        """Take one event; return the text it adds to the message ("" if none)."""
+        if "contentBlockDelta" in event:
+            index, delta = event["contentBlockDelta"]["contentBlockIndex"], event["contentBlockDelta"]["delta"]
+            if "text" in delta:
+                self.texts.setdefault(index, []).append(delta["text"])
+                return delta["text"]
+            if "toolUse" in delta and index in self.tool_uses:
+                self.tool_uses[index][2].append(delta["toolUse"].get("input", ""))
+        elif "contentBlockStart" in event:
+            start = event["contentBlockStart"]
+            if use := start["start"].get("toolUse"):
+                self.tool_uses[start["contentBlockIndex"]] = (use["toolUseId"], use["name"], [])
+        elif "contentBlockStop" in event:
+            self._finish(event["contentBlockStop"]["contentBlockIndex"])
+        elif "messageStop" in event:
+            self.stop_reason = _stop_reason(event["messageStop"]["stopReason"])
+        elif "metadata" in event:
+            self.usage = usage_from_wire(event["metadata"].get("usage"))
+        return ""
+
+    def _finish(self, index: int) -> None:
+        if index in self.texts:
+            self.parts[index] = TextPart("".join(self.texts.pop(index)))
+        elif index in self.tool_uses:
+            tool_use_id, name, pieces = self.tool_uses.pop(index)
+            try:
+                tool_input = json.loads("".join(pieces) or "{}")
+            except ValueError:
+                tool_input = None
+            if isinstance(tool_input, dict):
+                self.parts[index] = ToolCall(tool_use_id, name, tool_input)
+            else:
+                self.malformed_tool_use = True
+
+    def response(self) -> ModelResponse:
+        """The whole answer; a stream that ended without ``messageStop`` is unavailable."""
+        if self.stop_reason is None:
+            raise ModelUnavailable("model stream ended before the message did")
+        for index in [*self.texts, *self.tool_uses]:  # blocks the stream never closed
+            self._finish(index)
+        stop_reason = StopReason.MALFORMED_TOOL_USE if self.malformed_tool_use else self.stop_reason
+        message = Message("assistant", tuple(self.parts[index] for index in sorted(self.parts)))
+        return ModelResponse(message, stop_reason, self.usage)
+
+
+def _stop_reason(value: str) -> StopReason:
+    try:
+        return StopReason(value)
+    except ValueError:
+        # A stop reason newer than shopbot: treat it like a malformed answer.
+        return StopReason.MALFORMED_MODEL_OUTPUT
 
 
 def _additional_fields(model_id: str, greedy_decoding: bool | None) -> dict[str, Any] | None:
@@ -85,10 +199,14 @@ def _additional_fields(model_id: str, greedy_decoding: bool | None) -> dict[str,
     return None
 
 
-def map_client_error(exc: ClientError | BotoCoreError) -> ModelUnavailable | ModelRequestRejected:
-    """The shopbot error for a botocore failure."""
+def map_client_error(
+    exc: ClientError | BotoCoreError | aiohttp.ClientError | EventStreamParserError,
+) -> ModelUnavailable | ModelRequestRejected:
+    """The shopbot error for a botocore failure, or for a stream that broke while being read."""
     if isinstance(exc, (ConnectionError, HTTPClientError)):
         return ModelUnavailable(f"model endpoint unreachable: {exc}")
+    if isinstance(exc, (aiohttp.ClientError, EventStreamParserError)):
+        return ModelUnavailable(f"model stream broken: {type(exc).__name__}: {exc}")
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         # Errors inside a ConverseStream arrive with lower-case codes.

@@ -12,22 +12,23 @@ With an idempotency key, a repeated request replays the first one's reply
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import msgspec
 
 from shopbot.engine import history as histories
-from shopbot.engine.loop import Engine
+from shopbot.engine.loop import Engine, ToolFinished, ToolStarted, TurnFinished
 from shopbot.errors import IdempotencyConflict, SessionBusy, SessionNotFound
-from shopbot.messages import Usage
+from shopbot.messages import TextDelta, Usage
 from shopbot.sessions.store import Session, SessionStore
 from shopbot.tools.dispatcher import ToolActivity
 
-__all__ = ["ChatReply", "Conversations", "guest_id"]
+__all__ = ["ChatEvent", "ChatReply", "Conversations", "guest_id"]
 
 # Session ids end up inside guest user ids, which the storefront contract
 # limits to 128 characters of [A-Za-z0-9._:@-].
@@ -45,6 +46,9 @@ class ChatReply(msgspec.Struct, frozen=True):
     model_calls: int
     usage: Usage
 
+
+# What `Conversations.chat_events` yields: the turn as it happens, then its reply.
+ChatEvent = TextDelta | ToolStarted | ToolFinished | ChatReply
 
 _encode_reply = msgspec.msgpack.Encoder().encode
 _decode_reply = msgspec.msgpack.Decoder(ChatReply).decode
@@ -96,27 +100,75 @@ class Conversations:
         `idempotency_key` (scoped to `caller`) makes a repeat replay the reply;
         reusing it for another request raises `IdempotencyConflict`.
         """
+        events = self.chat_events(
+            message, session_id=session_id, user_id=user_id, idempotency_key=idempotency_key, caller=caller, stream=False
+        )
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, ChatReply):
+                    return event
+        raise AssertionError("a chat always ends with its reply")  # pragma: no cover
+
+    async def chat_events(
+        self,
+        message: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        idempotency_key: str | None = None,
+        caller: str = "",
+        stream: bool = True,
+    ) -> AsyncIterator[ChatEvent]:
+        """The same turn as `chat`, as it happens: the engine's events, then the `ChatReply` last.
+
+        A replayed idempotent request yields only the first request's reply.
+        """
         if session_id is not None and not SESSION_ID.fullmatch(session_id):
             raise ValueError("session_id must be 1-100 characters of letters, digits, '.', '_' or '-'")
+        session_id = session_id or str(uuid.uuid4())
         if idempotency_key is None:
-            return await self._turn(message, session_id or str(uuid.uuid4()), user_id, turn_id=None)
+            async for event in self._turn(message, session_id, user_id, turn_id=None, stream=stream):
+                yield event
+            return
         key = hashlib.sha256(f"{caller}\0{idempotency_key}".encode()).hexdigest()
         fingerprint = hashlib.sha256(_encode_reply([message, session_id, user_id])).hexdigest()
-        # The turn id roots the storefront's idempotency keys: a retried turn re-uses them.
-        return await self._once(
-            key, fingerprint, lambda: self._turn(message, session_id or str(uuid.uuid4()), user_id, turn_id=key[:32])
-        )
+        replay = await self._claim(key, fingerprint)
+        if replay is not None:
+            yield replay
+            return
+        finished = False
+        try:
+            # The turn id roots the storefront's idempotency keys: a retried turn re-uses them.
+            async for event in self._turn(message, session_id, user_id, turn_id=key[:32], stream=stream):
+                if isinstance(event, ChatReply):
+                    # Recorded before it is handed on: a caller gone after this point must not re-run it.
+                    await self.store.finish(key, fingerprint, _encode_reply(event), ttl=self.replay_ttl)
+                    finished = True
+                yield event
+        except BaseException:
+            if not finished:
+                # Let a retry run the request again; shielded so a cancelled turn still lets go.
+                await asyncio.shield(self.store.release(key))
+            raise
 
-    async def _turn(self, message: str, session_id: str, user_id: str | None, turn_id: str | None) -> ChatReply:
+    async def _turn(
+        self, message: str, session_id: str, user_id: str | None, *, turn_id: str | None, stream: bool
+    ) -> AsyncIterator[ChatEvent]:
         shopper = user_id or guest_id(session_id)
         async with self.store.lock(session_id, wait=self.lock_wait, ttl=self.lock_ttl):
             session = await self._load_owned(session_id, shopper) or Session(session_id, shopper, created_at=time.time())
-            turn = await self.engine.run_turn(session.history, message, user_id=shopper, turn_id=turn_id)
+            events = self.engine.turn_events(session.history, message, user_id=shopper, turn_id=turn_id, stream=stream)
+            async for event in events:
+                if isinstance(event, TurnFinished):
+                    turn = event.result
+                else:
+                    yield event
             history = histories.trim([*session.history, *turn.messages], self.engine.max_history_turns)
             await self.store.save(msgspec.structs.replace(session, history=tuple(history), updated_at=time.time()))
-        return ChatReply(turn.reply, session_id, shopper, turn.tool_calls, turn.model_calls, turn.usage)
+        yield ChatReply(turn.reply, session_id, shopper, turn.tool_calls, turn.model_calls, turn.usage)
 
-    async def _once(self, key: str, fingerprint: str, run: Callable[[], Awaitable[ChatReply]]) -> ChatReply:
+    async def _claim(self, key: str, fingerprint: str) -> ChatReply | None:
+        """Claim the idempotency key: None when this request runs, or the first request's reply."""
         deadline = time.monotonic() + self.lock_wait
         while True:
             claim = await self.store.claim(key, fingerprint, ttl=self.lock_ttl)
@@ -125,18 +177,10 @@ class Conversations:
             if claim.status == "done" and claim.response is not None:
                 return _decode_reply(claim.response)
             if claim.status == "new":
-                break
+                return None
             if time.monotonic() >= deadline:
                 raise SessionBusy("the first request with this Idempotency-Key is still running")
             await asyncio.sleep(REPLAY_POLL_SECONDS)
-        try:
-            reply = await run()
-        except BaseException:
-            # Let a retry run the request again; shielded so a cancelled turn still lets go.
-            await asyncio.shield(self.store.release(key))
-            raise
-        await self.store.finish(key, fingerprint, _encode_reply(reply), ttl=self.replay_ttl)
-        return reply
 
     async def history(self, session_id: str, *, user_id: str | None = None) -> Session:
         """The session, if it exists and belongs to the caller."""

@@ -8,24 +8,26 @@ nothing behind. Persisting a completed turn is the caller's job.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from typing import Literal
 
 import msgspec
 
 from shopbot.engine import history as histories
 from shopbot.engine.model import ModelClient
-from shopbot.engine.prompt import SYSTEM_PROMPT, clean_text
+from shopbot.engine.prompt import SYSTEM_PROMPT, ReasoningFilter, clean_text
 from shopbot.messages import (
     Message,
     ModelRequest,
     ModelResponse,
     StopReason,
+    TextDelta,
     TextPart,
     Usage,
 )
 from shopbot.tools.dispatcher import ToolActivity, Toolbox, TurnContext
 
-__all__ = ["Engine", "TurnResult"]
+__all__ = ["Engine", "ToolFinished", "ToolStarted", "TurnEvent", "TurnFinished", "TurnResult"]
 
 ROUND_LIMIT_REPLY = (
     "I'm sorry, I couldn't finish that request in the steps I'm allowed. "
@@ -54,6 +56,30 @@ class TurnResult(msgspec.Struct, frozen=True):
     stop_reason: StopReason | None
 
 
+class ToolStarted(msgspec.Struct, frozen=True, tag="tool_started"):
+    """The loop is running a tool call."""
+
+    id: str
+    name: str
+
+
+class ToolFinished(msgspec.Struct, frozen=True, tag="tool_finished"):
+    """A tool call finished."""
+
+    id: str
+    name: str
+    status: Literal["success", "error"]
+
+
+class TurnFinished(msgspec.Struct, frozen=True, tag="turn_finished"):
+    """The turn is over; its result."""
+
+    result: TurnResult
+
+
+TurnEvent = TextDelta | ToolStarted | ToolFinished | TurnFinished
+
+
 class Engine:
     """Runs shopper turns: asks the model, runs its tool calls, and loops until it answers."""
 
@@ -80,26 +106,59 @@ class Engine:
         `history` should be complete turns; a broken one is cut back to its
         valid part and trimmed to the window, so the request is always valid.
         """
+        async for event in self.turn_events(history, text, user_id=user_id, turn_id=turn_id, stream=False):
+            if isinstance(event, TurnFinished):
+                return event.result
+        raise AssertionError("a turn always finishes")  # pragma: no cover
+
+    async def turn_events(
+        self, history: Sequence[Message], text: str, *, user_id: str, turn_id: str | None = None, stream: bool = True
+    ) -> AsyncIterator[TurnEvent]:
+        """The same turn as `run_turn`, as it happens: text deltas (when `stream`), tool calls
+        starting and finishing, and `TurnFinished` with the result last."""
         context = TurnContext(user_id=user_id, turn_id=turn_id or uuid.uuid4().hex)
         past = histories.trim(histories.repair(history), self.max_history_turns - 1)
         new: list[Message] = [Message.user(text)]
         activity: list[ToolActivity] = []
         usage = Usage()
         for round_number in range(1, self.max_rounds + 1):
-            response = await self._ask([*past, *new])
+            request = self._request([*past, *new])
+            if stream:
+                async for event in self._stream(request):
+                    if isinstance(event, TextDelta):
+                        yield event
+                    else:
+                        response = event
+            else:
+                response = await self.model.respond(request)
             usage += response.usage
             calls = response.message.tool_calls
             if response.stop_reason is not StopReason.TOOL_USE or not calls:
-                return self._finish(new, _reply(response), activity, round_number, usage, response.stop_reason)
+                yield self._finish(new, _reply(response), activity, round_number, usage, response.stop_reason)
+                return
             new.append(_without_reasoning(response.message))
+            for call in calls:
+                yield ToolStarted(call.id, call.name)
             runs = await self.toolbox.run(calls, context)
+            for call, run in zip(calls, runs, strict=True):
+                yield ToolFinished(call.id, call.name, run.activity.status)
             activity.extend(run.activity for run in runs)
             new.append(Message("user", tuple(run.result for run in runs)))
-        return self._finish(new, ROUND_LIMIT_REPLY, activity, self.max_rounds, usage, None)
+        yield self._finish(new, ROUND_LIMIT_REPLY, activity, self.max_rounds, usage, None)
 
-    async def _ask(self, messages: list[Message]) -> ModelResponse:
+    def _request(self, messages: list[Message]) -> ModelRequest:
         histories.check_request(messages)
-        return await self.model.respond(ModelRequest(self.system_prompt, tuple(messages), self.toolbox.specs))
+        return ModelRequest(self.system_prompt, tuple(messages), self.toolbox.specs)
+
+    async def _stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | ModelResponse]:
+        """The model's stream with its reasoning text left out of the deltas."""
+        hidden = ReasoningFilter()
+        async for event in self.model.stream(request):
+            if isinstance(event, TextDelta):
+                if shown := hidden.feed(event.text):
+                    yield TextDelta(shown)
+            else:
+                yield event
 
     def _finish(
         self,
@@ -109,9 +168,9 @@ class Engine:
         model_calls: int,
         usage: Usage,
         stop_reason: StopReason | None,
-    ) -> TurnResult:
+    ) -> TurnFinished:
         new.append(Message.assistant(reply))
-        return TurnResult(reply, tuple(new), tuple(activity), model_calls, usage, stop_reason)
+        return TurnFinished(TurnResult(reply, tuple(new), tuple(activity), model_calls, usage, stop_reason))
 
 
 def _reply(response: ModelResponse) -> str:

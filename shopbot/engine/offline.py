@@ -16,11 +16,13 @@ odd requests get a friendly text saying what it can do.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
 
+from shopbot.engine.model import stream_whole_response
 from shopbot.engine.offline_intents import (
     Intent,
     Memory,
@@ -34,6 +36,7 @@ from shopbot.messages import (
     ModelRequest,
     ModelResponse,
     StopReason,
+    StreamEvent,
     ToolCall,
     Usage,
 )
@@ -83,6 +86,10 @@ class OfflineModel:
     async def respond(self, request: ModelRequest) -> ModelResponse:
         """Answer one request (see the module docstring)."""
         return self.reply(request)
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        """The same answer, replayed as a stream of text deltas."""
+        return stream_whole_response(self.reply(request))
 
     def reply(self, request: ModelRequest) -> ModelResponse:
         """The synchronous core of `respond`."""

@@ -7,13 +7,15 @@ request is recorded, so tests can check what the engine sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
+from shopbot.engine.model import stream_whole_response
 from shopbot.messages import (
     Message,
     ModelRequest,
     ModelResponse,
     StopReason,
+    StreamEvent,
     TextPart,
     ToolCall,
     Usage,
@@ -40,6 +42,11 @@ class ScriptedModel:
         if isinstance(step, BaseException):
             raise step
         return step(request) if callable(step) else step
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        """The next scripted response, replayed as a stream (a scripted error raises first)."""
+        async for event in stream_whole_response(await self.respond(request)):
+            yield event
 
 
 def text_response(text: str, stop_reason: StopReason = StopReason.END_TURN, usage: Usage | None = None) -> ModelResponse:

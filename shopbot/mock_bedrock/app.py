@@ -8,8 +8,8 @@ Routes::
     DELETE /_mock/stats                       zero the counts
     GET    /_mock/faults                      the fault plan (pending scripted faults included)
     POST   /_mock/faults                      replace the fault plan (body: `FaultConfig`)
-    GET    /_mock/latency                     the latency knob
-    POST   /_mock/latency                     replace the latency knob (body: `LatencyConfig`)
+    GET    /_mock/latency                     the latency knobs
+    POST   /_mock/latency                     replace the latency knobs (body: `LatencyConfig`)
 
 The model id may be URL-encoded, ARNs with their ``/`` included. Every error
 is answered in Bedrock's form (status, ``x-amzn-ErrorType``, ``{"message"}``).
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 
 from litestar import Litestar, MediaType, Request, Response, delete, get, post
 from litestar.datastructures import State
@@ -54,13 +54,8 @@ async def invoke(target: FromPath[str], request: Request, state: State) -> Respo
         return Response(body, media_type=MediaType.JSON, headers=_request_id())
     if operation == "converse-stream":
         events = await endpoint.converse_stream(model_id, await request.body())
-        return Stream(_iterate(events), media_type=EVENT_STREAM, headers=_request_id())
+        return Stream(events, media_type=EVENT_STREAM, headers=_request_id())
     raise BedrockError("UnknownOperationException", f"Unknown operation: POST /model/{target.lstrip('/')}")
-
-
-async def _iterate(events: list[bytes]) -> AsyncIterator[bytes]:
-    for event in events:
-        yield event
 
 
 @get("/_mock/stats", operation_id="GetStats")
@@ -132,19 +127,21 @@ def create_converse_app(
     *,
     latency_ms: float = 0,
     jitter_ms: float = 0,
+    stream_chunk_ms: float = 0,
     faults: FaultPlan | None = None,
     model_ids: Iterable[str] | None = None,
 ) -> Litestar:
     """A Litestar app speaking Bedrock Runtime's Converse protocol for `model`.
 
     `latency_ms` (plus up to `jitter_ms`) is waited before each answer that
-    reaches the model; `faults` injects failures; `model_ids`, when given, is
-    the set of model ids that exist (others get 404 ``ResourceNotFoundException``).
-    The `ConverseEndpoint` behind it is ``app.state.endpoint``.
+    reaches the model, and `stream_chunk_ms` between its stream events (a
+    ``converse`` answer waits as long as its stream would take); `faults`
+    injects failures; `model_ids`, when given, is the set of model ids that
+    exist (others get 404 ``ResourceNotFoundException``). The
+    `ConverseEndpoint` behind it is ``app.state.endpoint``.
     """
-    endpoint = ConverseEndpoint(
-        model, latency=Latency(latency_ms, jitter_ms), faults=faults, model_ids=model_ids
-    )
+    latency = Latency(latency_ms, jitter_ms, stream_chunk_ms=stream_chunk_ms)
+    endpoint = ConverseEndpoint(model, latency=latency, faults=faults, model_ids=model_ids)
     return Litestar(
         route_handlers=[invoke, get_stats, reset_stats, get_faults, set_faults, get_latency, set_latency],
         state=State({"endpoint": endpoint}),

@@ -1,8 +1,8 @@
 """What the local Converse endpoint does for one call, without any HTTP.
 
 `ConverseEndpoint` takes the model id and the raw body, and returns the
-answer's bytes (``converse``) or its event-stream messages
-(``converse-stream``); anything Bedrock would refuse is raised as
+answer's bytes (``converse``) or an async iterator of its event-stream
+messages (``converse-stream``); anything Bedrock would refuse is raised as
 `BedrockError`. The order of a call:
 
 1. unknown model id → 404, invalid body → 400 (no fault is drawn for these);
@@ -12,7 +12,11 @@ answer's bytes (``converse``) or its event-stream messages
 4. model timeout → 408; otherwise the model answers (`ModelUnavailable` →
    503, `ModelRequestRejected` → 400, anything else → 500 with a generic
    message);
-5. a stream interrupt cuts the event stream after its first events.
+5. the answer's generation time: a stream sends its events
+   `Latency.stream_chunk_ms` apart; ``converse`` waits as long as its stream
+   would have taken, (events − 1) × `stream_chunk_ms`, before answering, so
+   the two operations take comparable time;
+6. a stream interrupt cuts the event stream after its first events.
 
 Usage: the model's token counts pass through. A model that reports zero input
 tokens gets an estimate of one token per 4 bytes of the request body, and zero
@@ -26,7 +30,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
 import msgspec
 
@@ -44,7 +48,7 @@ from shopbot.mock_bedrock.eventstream import encode_event, encode_exception
 from shopbot.mock_bedrock.faults import Fault, FaultPlan, Latency, fault_error
 from shopbot.mock_bedrock.validation import validate_request
 
-__all__ = ["ConverseEndpoint", "Stats", "stream_events"]
+__all__ = ["ConverseEndpoint", "Stats", "message_events", "metadata_event", "stream_events"]
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +126,7 @@ class ConverseEndpoint:
         self._max_in_flight = self._in_flight
 
     async def converse(self, model_id: str, body: bytes) -> bytes:
-        """The JSON answer of ``converse``."""
+        """The JSON answer of ``converse``, once its stream would have ended."""
         started = time.perf_counter()
         self._enter("converse")
         try:
@@ -130,6 +134,9 @@ class ConverseEndpoint:
             if fault is Fault.STREAM_INTERRUPT:
                 # A call that does not stream cannot break mid-way; it fails whole.
                 raise fault_error(fault)
+            generation = len(message_events(response)) * self.latency.chunk_seconds()
+            if generation > 0:
+                await asyncio.sleep(generation)
             return _encode(response_to_wire(response, latency_ms=_elapsed_ms(started)))
         except BedrockError as exc:
             self._errors[exc.code] += 1
@@ -137,27 +144,46 @@ class ConverseEndpoint:
         finally:
             self._in_flight -= 1
 
-    async def converse_stream(self, model_id: str, body: bytes) -> list[bytes]:
-        """The event-stream messages of ``converse-stream``, in order.
+    async def converse_stream(self, model_id: str, body: bytes) -> AsyncIterator[bytes]:
+        """The event-stream messages of ``converse-stream``, each yielded when it is due.
 
-        Errors before the first event are raised (they become HTTP errors); an
-        injected interruption ends the list with an exception event.
+        Errors before the first event are raised (they become HTTP errors); the
+        events then come `stream_chunk_ms` apart, and an injected interruption
+        ends them with an exception event. The call stays in flight until its
+        last event is sent or the client goes away.
         """
         started = time.perf_counter()
         self._enter("converse_stream")
+        streaming = False
         try:
             response, fault = await self._call(model_id, body)
+            pause = self.latency.chunk_seconds()
+            events = message_events(response)
+            if fault is Fault.STREAM_INTERRUPT:
+                error = self.faults.interrupt_error
+                self._errors[error] += 1
+                events = [*events[:INTERRUPT_AFTER], encode_exception(error, _STREAM_MESSAGES[error])]
+            else:
+                # Bedrock's latencyMs covers the whole invocation: the stream's remaining events included.
+                latency_ms = _elapsed_ms(started) + round(len(events) * pause * 1000)
+                events.append(metadata_event(response, latency_ms=latency_ms))
+            streaming = True
+            return self._send(events, pause)
         except BedrockError as exc:
             self._errors[exc.code] += 1
             raise
         finally:
+            if not streaming:
+                self._in_flight -= 1
+
+    async def _send(self, events: list[bytes], pause: float) -> AsyncIterator[bytes]:
+        try:
+            for k, event in enumerate(events):
+                if k and pause:
+                    await asyncio.sleep(pause)
+                yield event
+        finally:
             self._in_flight -= 1
-        events = stream_events(response, latency_ms=_elapsed_ms(started))
-        if fault is Fault.STREAM_INTERRUPT:
-            error = self.faults.interrupt_error
-            self._errors[error] += 1
-            events = [*events[:INTERRUPT_AFTER], encode_exception(error, _STREAM_MESSAGES[error])]
-        return events
 
     def _enter(self, operation: str) -> None:
         self._calls[operation] += 1
@@ -243,6 +269,11 @@ def stream_events(response: ModelResponse, *, latency_ms: int = 0) -> list[bytes
     ``messageStop``; ``metadata`` with usage and latency. Empty text parts are
     skipped, as Bedrock sends no empty blocks.
     """
+    return [*message_events(response), metadata_event(response, latency_ms=latency_ms)]
+
+
+def message_events(response: ModelResponse) -> list[bytes]:
+    """The events of `stream_events` up to ``messageStop``: all but the ``metadata``."""
     events = [encode_event("messageStart", {"role": "assistant"})]
     index = 0
     for part in response.message.parts:
@@ -265,7 +296,9 @@ def stream_events(response: ModelResponse, *, latency_ms: int = 0) -> list[bytes
         events.append(encode_event("contentBlockStop", {"contentBlockIndex": index}))
         index += 1
     events.append(encode_event("messageStop", {"stopReason": response.stop_reason.value}))
-    events.append(
-        encode_event("metadata", {"usage": usage_to_wire(response.usage), "metrics": {"latencyMs": latency_ms}})
-    )
     return events
+
+
+def metadata_event(response: ModelResponse, *, latency_ms: int) -> bytes:
+    """The stream's last event: usage and latency."""
+    return encode_event("metadata", {"usage": usage_to_wire(response.usage), "metrics": {"latencyMs": latency_ms}})

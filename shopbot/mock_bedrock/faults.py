@@ -1,4 +1,5 @@
-"""The endpoint's knobs: latency before answering, and injected faults.
+"""The endpoint's knobs: latency (before the first byte, and between stream
+events), and injected faults.
 
 A `FaultPlan` decides, call by call, whether a valid request fails and how.
 Scripted faults come first ("fail the next 2 calls with a throttle"), so a
@@ -215,30 +216,41 @@ class LatencyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
     latency_ms: NonNegativeMs = 0.0
     jitter_ms: NonNegativeMs = 0.0
+    stream_chunk_ms: NonNegativeMs = 0.0
     seed: int | None = 0
 
 
 class Latency:
-    """How long the endpoint waits before answering: `latency_ms` plus up to `jitter_ms`."""
+    """How long the endpoint takes: `latency_ms` plus up to `jitter_ms` before the
+    first byte, then `stream_chunk_ms` between consecutive stream events."""
 
-    def __init__(self, latency_ms: float = 0.0, jitter_ms: float = 0.0, *, seed: int | None = 0) -> None:
-        if latency_ms < 0 or jitter_ms < 0:
-            raise ValueError("latency and jitter must not be negative")
+    def __init__(
+        self, latency_ms: float = 0.0, jitter_ms: float = 0.0, *, stream_chunk_ms: float = 0.0, seed: int | None = 0
+    ) -> None:
+        if latency_ms < 0 or jitter_ms < 0 or stream_chunk_ms < 0:
+            raise ValueError("latency, jitter and stream chunk delay must not be negative")
         self.latency_ms = latency_ms
         self.jitter_ms = jitter_ms
+        self.stream_chunk_ms = stream_chunk_ms
         self._seed = seed
         self._rng = random.Random(seed)
 
     @classmethod
     def from_config(cls, config: LatencyConfig) -> Latency:
         """A latency from its data form."""
-        return cls(config.latency_ms, config.jitter_ms, seed=config.seed)
+        return cls(config.latency_ms, config.jitter_ms, stream_chunk_ms=config.stream_chunk_ms, seed=config.seed)
 
     def config(self) -> LatencyConfig:
         """The latency as data."""
-        return LatencyConfig(latency_ms=self.latency_ms, jitter_ms=self.jitter_ms, seed=self._seed)
+        return LatencyConfig(
+            latency_ms=self.latency_ms, jitter_ms=self.jitter_ms, stream_chunk_ms=self.stream_chunk_ms, seed=self._seed
+        )
 
     def seconds(self) -> float:
-        """The wait for one call, in seconds."""
+        """The wait before one call's first byte, in seconds."""
         jitter = self._rng.uniform(0.0, self.jitter_ms) if self.jitter_ms else 0.0
         return (self.latency_ms + jitter) / 1000.0
+
+    def chunk_seconds(self) -> float:
+        """The wait between two consecutive stream events, in seconds."""
+        return self.stream_chunk_ms / 1000.0

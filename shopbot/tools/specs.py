@@ -15,6 +15,7 @@ import msgspec
 
 __all__ = [
     "TOOL_INPUTS",
+    "TOOL_LABELS",
     "AddToCart",
     "GetProduct",
     "GetRecommendations",
@@ -111,4 +112,17 @@ TOOL_INPUTS: dict[str, type[_ToolInput]] = {
     "update_cart_item": UpdateCartItem,
     "remove_from_cart": RemoveFromCart,
     "get_recommendations": GetRecommendations,
+}
+
+
+# What a shopper sees while a tool runs.
+TOOL_LABELS: dict[str, str] = {
+    "search_products": "Searching the catalog",
+    "get_product": "Looking up the product",
+    "list_categories": "Listing the categories",
+    "add_to_cart": "Adding to your cart",
+    "view_cart": "Checking your cart",
+    "update_cart_item": "Updating your cart",
+    "remove_from_cart": "Removing from your cart",
+    "get_recommendations": "Finding recommendations",
 }

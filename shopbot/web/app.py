@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, get
 from litestar.config.cors import CORSConfig
-from litestar.datastructures import State
+from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
 from litestar.enums import MediaType
 from litestar.openapi import OpenAPIConfig
@@ -38,6 +39,7 @@ from shopbot.web.routes import (
 __all__ = ["create_app"]
 
 MAX_BODY_BYTES = 64 * 1024
+_DEMO_PAGE = Path(__file__).parent / "static" / "demo.html"
 _SWAGGER = SwaggerRenderPlugin(path="/swagger")
 _REDOC = RedocRenderPlugin(path="/redoc")
 
@@ -66,6 +68,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Litesta
             health,
             readiness,
             service_info,
+            demo_page,
             openapi_json,
             swagger_ui,
             redoc,
@@ -119,6 +122,12 @@ def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
         # Browsers refuse credentials with a wildcard origin; never offer both.
         allow_credentials="*" not in origins,
     )
+
+
+@get("/demo", include_in_schema=False, media_type=MediaType.HTML, cache_control=CacheControlHeader(no_cache=True))
+async def demo_page() -> bytes:
+    """The chat widget: one static page, nothing loaded from elsewhere."""
+    return _DEMO_PAGE.read_bytes()
 
 
 @get("/openapi.json", include_in_schema=False, media_type=MediaType.JSON)

@@ -40,7 +40,7 @@ from shopbot.ratelimit import RateLimited
 from shopbot.web.auth import Forbidden, NotAuthenticated
 from shopbot.web.schemas import ErrorResponse
 
-__all__ = ["error_response", "RESPONSE_TEXT"]
+__all__ = ["RESPONSE_TEXT", "error_body", "error_response"]
 
 log = logging.getLogger("shopbot.web")
 
@@ -62,19 +62,24 @@ _HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "request_too_l
 
 def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorResponse]:
     """Map `exc` to its status and the `/api/v1` error body."""
+    status, body = error_body(request, exc)
+    headers = exc.headers if isinstance(exc, HTTPException) and exc.headers else None
+    if isinstance(exc, NotAuthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return Response(body, status_code=status, headers=headers)
+
+
+def error_body(request: Request[Any, Any, Any], exc: Exception) -> tuple[int, ErrorResponse]:
+    """The status and error body for `exc` (logged as it deserves); also the stream's `error` event."""
     status, error = _classify(exc)
     if status == 500:
         log.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
     elif status == 503:
         log.warning("dependency unavailable: %s", error)
     session_id = request.scope.get("state", {}).get("session_id") or ""
-    headers = exc.headers if isinstance(exc, HTTPException) and exc.headers else None
-    if isinstance(exc, NotAuthenticated):
-        headers = {"WWW-Authenticate": "Bearer"}
-    elif isinstance(exc, RateLimited):
-        headers = {"Retry-After": str(exc.retry_after)}
-    body = ErrorResponse(response=RESPONSE_TEXT.get(status, RESPONSE_TEXT[400]), session_id=session_id, error=error)
-    return Response(body, status_code=status, headers=headers)
+    return status, ErrorResponse(RESPONSE_TEXT.get(status, RESPONSE_TEXT[400]), session_id, error)
 
 
 def _classify(exc: Exception) -> tuple[int, str]:

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, Parameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from shopbot import __version__
-from shopbot.engine.conversations import ChatReply
-from shopbot.messages import TextPart
+from shopbot.engine.conversations import ChatEvent, ChatReply
+from shopbot.engine.loop import ToolStarted
+from shopbot.messages import TextDelta, TextPart
 from shopbot.ratelimit import RateLimiter
 from shopbot.runtime import Runtime
+from shopbot.tools.specs import TOOL_LABELS
 from shopbot.web.auth import Authenticator, Caller
+from shopbot.web.errors import error_body
 from shopbot.web.schemas import (
+    CartLineView,
+    CartView,
     ChatRequest,
     ChatResponse,
     ErrorResponse,
@@ -93,10 +102,8 @@ class ChatController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> ChatResponse:
         """Without `session_id` a new conversation starts; its id comes back in the reply."""
-        request.state.session_id = data.session_id or ""
         started = time.perf_counter()
-        shopper = authenticator.shopper(caller, data.user_id)
-        await limiter.check(user=shopper or caller.user_id, address=request.client.host if request.client else None)
+        shopper = await _admit(data, request, caller, authenticator, limiter)
         reply = await runtime.conversations.chat(
             data.message,
             session_id=data.session_id,
@@ -104,18 +111,107 @@ class ChatController(Controller):
             idempotency_key=idempotency_key,
             caller=caller.identity,
         )
-        log.info(
-            "chat turn",
-            extra={
-                "session_id": reply.session_id,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-                "model_calls": reply.model_calls,
-                "tools": [f"{t.name}:{t.status}" for t in reply.tool_calls],
-                "input_tokens": reply.usage.input_tokens,
-                "output_tokens": reply.usage.output_tokens,
-            },
-        )
+        _log_turn(reply, started)
         return chat_response(reply)
+
+    @post(
+        "/stream",
+        operation_id="chatStream",
+        summary="Send a shopper's message and stream the answer (Server-Sent Events)",
+        status_code=200,
+        media_type="text/event-stream",
+        response_description="`text`, `tool`, `done` and `error` events (see the description)",
+        responses=_errors(400, 401, 403, 404, 409, 413, 422, 429, 500, 503),
+    )
+    async def chat_stream(
+        self,
+        data: JSONBody[ChatRequest],
+        request: Request[Any, Any, Any],
+        runtime: RuntimeDep,
+        caller: CallerDep,
+        authenticator: AuthenticatorDep,
+        limiter: LimiterDep,
+        idempotency_key: IdempotencyKey = None,
+    ) -> ServerSentEvent:
+        """The turn as `text/event-stream`, with the same rules as `/api/v1/chat`. Events:
+
+        - `text`: `{"text": <delta>}` as the answer is written;
+        - `tool`: `{"id", "name", "status": "running" | "success" | "error", "label"}` as tools run;
+        - `done`: the object `/api/v1/chat` returns (its `response` is the whole, final answer);
+        - `error`: the error body, when the turn fails after the stream has started.
+
+        A failure before the first event answers with its own status and error body, as `/chat` does.
+        """
+        started = time.perf_counter()
+        shopper = await _admit(data, request, caller, authenticator, limiter)
+        events = runtime.conversations.chat_events(
+            data.message,
+            session_id=data.session_id,
+            user_id=shopper,
+            idempotency_key=idempotency_key,
+            caller=caller.identity,
+        )
+        first = await anext(events)  # a turn that cannot start keeps its HTTP status
+        return ServerSentEvent(_stream(request, first, events, started))
+
+
+async def _admit(
+    data: ChatRequest,
+    request: Request[Any, Any, Any],
+    caller: Caller,
+    authenticator: Authenticator,
+    limiter: RateLimiter,
+) -> str | None:
+    """The shopper the request acts for, once auth and the rate limits let it through."""
+    request.state.session_id = data.session_id or ""
+    shopper = authenticator.shopper(caller, data.user_id)
+    await limiter.check(user=shopper or caller.user_id, address=request.client.host if request.client else None)
+    return shopper
+
+
+async def _stream(
+    request: Request[Any, Any, Any], first: ChatEvent, events: AsyncIterator[ChatEvent], started: float
+) -> AsyncIterator[ServerSentEventMessage]:
+    try:
+        async with contextlib.aclosing(events):
+            event = first
+            while True:
+                yield _event_message(event)
+                if isinstance(event, ChatReply):
+                    _log_turn(event, started)
+                    return
+                event = await anext(events)
+    except Exception as exc:
+        _, body = error_body(request, exc)
+        yield ServerSentEventMessage(event="error", data=_json(body))
+
+
+def _event_message(event: ChatEvent) -> ServerSentEventMessage:
+    if isinstance(event, TextDelta):
+        return ServerSentEventMessage(event="text", data=_json({"text": event.text}))
+    if isinstance(event, ChatReply):
+        return ServerSentEventMessage(event="done", data=_json(chat_response(event)))
+    status = "running" if isinstance(event, ToolStarted) else event.status
+    tool = {"id": event.id, "name": event.name, "status": status, "label": TOOL_LABELS.get(event.name, event.name)}
+    return ServerSentEventMessage(event="tool", data=_json(tool))
+
+
+def _json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def _log_turn(reply: ChatReply, started: float) -> None:
+    log.info(
+        "chat turn",
+        extra={
+            "session_id": reply.session_id,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            "model_calls": reply.model_calls,
+            "tools": [f"{t.name}:{t.status}" for t in reply.tool_calls],
+            "input_tokens": reply.usage.input_tokens,
+            "output_tokens": reply.usage.output_tokens,
+        },
+    )
 
 
 def chat_response(reply: ChatReply) -> ChatResponse:
@@ -161,6 +257,31 @@ class SessionController(Controller):
             if any(isinstance(part, TextPart) for part in message.parts) and not message.tool_calls
         )
         return SessionTranscript(session_id, entries)
+
+    @get(
+        "/cart",
+        operation_id="getSessionCart",
+        summary="The cart of the conversation's shopper",
+        responses=_errors(400, 401, 403, 404, 500, 503),
+    )
+    async def cart(
+        self,
+        session_id: SessionIdPath,
+        runtime: RuntimeDep,
+        caller: CallerDep,
+        authenticator: AuthenticatorDep,
+        request: Request[Any, Any, Any],
+        user_id: UserIdQuery = None,
+    ) -> CartView:
+        """What the assistant has put in the shopper's cart so far (as the shop reports it now)."""
+        request.state.session_id = session_id
+        session = await runtime.conversations.history(session_id, user_id=authenticator.shopper(caller, user_id))
+        cart = await runtime.storefront.get_cart(session.owner)
+        lines = tuple(
+            CartLineView(line.product_id, line.name, str(line.unit_price), line.quantity, str(line.line_total))
+            for line in cart.items
+        )
+        return CartView(cart.currency, cart.item_count, str(cart.subtotal), lines)
 
     @delete(operation_id="deleteSession", summary="Forget the conversation", responses=_errors(400, 401, 403, 404, 500))
     async def forget(

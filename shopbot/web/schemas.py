@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 import msgspec
 
 __all__ = [
+    "CartLineView",
+    "CartView",
     "ChatRequest",
     "ChatResponse",
     "ErrorResponse",
@@ -136,3 +138,22 @@ class SessionTranscript(msgspec.Struct, frozen=True):
 
     session_id: str
     messages: tuple[TranscriptEntry, ...]
+
+
+class CartLineView(msgspec.Struct, frozen=True):
+    """One line of the shopper's cart."""
+
+    product_id: str
+    name: str
+    unit_price: str
+    quantity: int
+    line_total: str
+
+
+class CartView(msgspec.Struct, frozen=True):
+    """The cart of the conversation's shopper; money as decimal strings."""
+
+    currency: str
+    item_count: int
+    subtotal: str
+    items: tuple[CartLineView, ...]

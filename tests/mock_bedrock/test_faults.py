@@ -171,7 +171,7 @@ async def test_admin_routes_change_latency_at_run_time(start):
     running = await start()
 
     response = await running.http.post("/_mock/latency", json={"latency_ms": 200})
-    assert response.json() == {"latency_ms": 200.0, "jitter_ms": 0.0, "seed": 0}
+    assert response.json() == {"latency_ms": 200.0, "jitter_ms": 0.0, "stream_chunk_ms": 0.0, "seed": 0}
     began = time.perf_counter()
     await running.bedrock.converse(modelId=MODEL_ID, messages=HI)
     assert time.perf_counter() - began >= 0.2

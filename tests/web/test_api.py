@@ -166,7 +166,16 @@ async def test_openapi_document_describes_every_operation(api: httpx.AsyncClient
         for method, op in item.items()
         if isinstance(op, dict) and "operationId" in op
     }
-    assert set(operations) == {"chat", "getSession", "deleteSession", "health", "readiness", "serviceInfo"}
+    assert set(operations) == {
+        "chat",
+        "chatStream",
+        "getSession",
+        "getSessionCart",
+        "deleteSession",
+        "health",
+        "readiness",
+        "serviceInfo",
+    }
     for _, _, operation in operations.values():
         assert operation.get("summary")
     _, _, chat = operations["chat"]
@@ -176,6 +185,10 @@ async def test_openapi_document_describes_every_operation(api: httpx.AsyncClient
         assert schema["$ref"].endswith("ErrorResponse")
     assert set(document["components"]["schemas"]["ErrorResponse"]["required"]) >= {"response", "session_id", "error"}
     assert "503" in operations["readiness"][2]["responses"]
+    assert "text/event-stream" in operations["chatStream"][2]["responses"]["200"]["content"]
+    assert operations["getSessionCart"][2]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "CartView"
+    )
     for page in ("/docs", "/redoc"):
         html = await api.get(page)
         assert html.status_code == 200 and "<html" in html.text.lower()
