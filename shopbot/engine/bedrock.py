@@ -117,7 +117,7 @@ class BedrockModel:
         except STREAM_ERRORS as exc:
             raise map_client_error(exc) from exc
         finally:
-            events.close()
+            pass
         yield answer.response()
 
     def _wire(self, request: ModelRequest) -> dict[str, Any]:
