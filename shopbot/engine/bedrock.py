@@ -47,7 +47,7 @@ from shopbot.messages import (
 )
 from shopbot.settings import Settings
 
-__all__ = ["BedrockModel", "open_bedrock_model", "map_client_error"]
+__all__ = ["BedrockModel", "map_client_error", "open_bedrock_model"]
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,11 @@ UNAVAILABLE_CODES = frozenset(
     }
 )
 
-# What reading a ConverseStream can raise: exception events (`EventStreamError`, a
-# `ClientError`), and, because aiobotocore reads the body straight from aiohttp, a
-# dropped connection (`ClientPayloadError`), a read timeout (`ServerTimeoutError`)
-# or broken framing (botocore's event-stream `ParserError`).
+# What reading a ConverseStream raises: exception events (`EventStreamError`, a `ClientError`) and, as
+# aiobotocore reads the body straight from aiohttp, a dropped connection (`ClientPayloadError`), a read
+# timeout (`ServerTimeoutError`) or broken framing (botocore's event-stream `ParserError`).
 STREAM_ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, EventStreamParserError)
+STOP_REASONS = frozenset(reason.value for reason in StopReason)
 
 
 class BedrockModel:
@@ -117,7 +117,7 @@ class BedrockModel:
         except STREAM_ERRORS as exc:
             raise map_client_error(exc) from exc
         finally:
-            pass
+            events.close()
         yield answer.response()
 
     def _wire(self, request: ModelRequest) -> dict[str, Any]:
@@ -153,7 +153,9 @@ class _StreamedAnswer:
         elif "contentBlockStop" in event:
             self._finish(event["contentBlockStop"]["contentBlockIndex"])
         elif "messageStop" in event:
-            self.stop_reason = _stop_reason(event["messageStop"]["stopReason"])
+            reason = event["messageStop"]["stopReason"]
+            # A stop reason newer than shopbot: treat it like a malformed answer.
+            self.stop_reason = StopReason(reason) if reason in STOP_REASONS else StopReason.MALFORMED_MODEL_OUTPUT
         elif "metadata" in event:
             self.usage = usage_from_wire(event["metadata"].get("usage"))
         return ""
@@ -181,14 +183,6 @@ class _StreamedAnswer:
         stop_reason = StopReason.MALFORMED_TOOL_USE if self.malformed_tool_use else self.stop_reason
         message = Message("assistant", tuple(self.parts[index] for index in sorted(self.parts)))
         return ModelResponse(message, stop_reason, self.usage)
-
-
-def _stop_reason(value: str) -> StopReason:
-    try:
-        return StopReason(value)
-    except ValueError:
-        # A stop reason newer than shopbot: treat it like a malformed answer.
-        return StopReason.MALFORMED_MODEL_OUTPUT
 
 
 def _additional_fields(model_id: str, greedy_decoding: bool | None) -> dict[str, Any] | None:

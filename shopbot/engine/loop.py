@@ -7,6 +7,7 @@ nothing behind. Persisting a completed turn is the caller's job.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Literal
@@ -153,12 +154,14 @@ class Engine:
     async def _stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | ModelResponse]:
         """The model's stream with its reasoning text left out of the deltas."""
         hidden = ReasoningFilter()
-        async for event in self.model.stream(request):
-            if isinstance(event, TextDelta):
-                if shown := hidden.feed(event.text):
-                    yield TextDelta(shown)
-            else:
-                yield event
+        # Closed as soon as the turn stops reading (a cancelled turn must not hold a connection).
+        async with contextlib.aclosing(self.model.stream(request)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    if shown := hidden.feed(event.text):
+                        yield TextDelta(shown)
+                else:
+                    yield event
 
     def _finish(
         self,

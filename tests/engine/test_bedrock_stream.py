@@ -34,7 +34,13 @@ from shopbot.messages import (
     ToolCall,
     Usage,
 )
-from shopbot.mock_bedrock import ConverseEndpoint, Fault, FaultPlan, Latency, create_converse_app
+from shopbot.mock_bedrock import (
+    ConverseEndpoint,
+    Fault,
+    FaultPlan,
+    Latency,
+    create_converse_app,
+)
 from shopbot.mock_bedrock.eventstream import encode_event
 from shopbot.serving import serve_in_thread
 from shopbot.settings import Settings
@@ -236,7 +242,7 @@ async def test_breaking_off_closes_the_stream(local, model) -> None:
             break
 
     await wait_idle(local.endpoint)
-    deltas, response = await collect(model.stream(REQUEST))
+    _, response = await collect(model.stream(REQUEST))
     assert response.message.text == "next"
     gc.collect()
 
@@ -274,7 +280,7 @@ async def test_cancelling_the_consumer_closes_the_stream(local, model) -> None:
 
 
 async def test_the_first_delta_comes_after_the_latency_and_long_before_the_end(local, model) -> None:
-    # 400 characters: 25 text deltas and 4 other events, so 28 gaps of 20 ms after the first event.
+    # About 400 characters: 25 text deltas and 4 other events, so 28 gaps of 20 ms after the first event.
     local.endpoint.latency = Latency(300, stream_chunk_ms=20)
     local.script.script = [text_response(ANSWER[:400])]
 

@@ -119,3 +119,11 @@ async def test_terminal_chat(against_service: bool) -> None:
     assert result.returncode == 0, result.stderr
     assert "HP Pavilion 15" in result.stdout and "$799.99" in result.stdout
     assert "Your cart is empty" in result.stdout
+
+
+async def test_the_stream_over_bedrocks_wire(service: httpx.AsyncClient) -> None:
+    async with service.stream("POST", "/api/v1/chat/stream", json={"message": "Compare Dell XPS 13 and MacBook Air M2"}) as response:
+        assert response.status_code == 200
+        events = [line[7:] async for line in response.aiter_lines() if line.startswith("event: ")]
+    assert events[:4] == ["tool", "tool", "tool", "tool"]  # both lookups in one round, each started and finished
+    assert "text" in events and events[-1] == "done"
