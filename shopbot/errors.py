@@ -15,12 +15,14 @@ Two families, kept apart on purpose:
     │   └── ModelRequestRejected      validation / access / configuration (500, never retried)
     ├── StorefrontError               the shop backend failed a call
     │   ├── StorefrontUnavailable     unreachable, 5xx, timed out (503)
+    │   │   └── CircuitOpen           presumed down after repeated failures: not even tried
     │   ├── StorefrontContractError   an answer that breaks the contract
     │   └── StorefrontRejected        a documented 4xx error body
     │       ├── NotFound              `not_found`
     │       ├── OutOfStock            `out_of_stock`
     │       ├── InvalidRequest        `invalid_request`
     │       └── Unauthorized          `unauthorized`
+    ├── TurnTimeout                   the turn ran past its deadline (503)
     ├── HistoryError                  a history that Converse would refuse
     ├── SessionNotFound               an unknown session id (or someone else's)
     ├── SessionBusy                   another turn of the session ran past the wait
@@ -35,6 +37,8 @@ meets them; nothing above the adapters catches them.
 from __future__ import annotations
 
 __all__ = [
+    "CircuitOpen",
+    "TurnTimeout",
     "ConfigurationError",
     "HistoryError",
     "IdempotencyConflict",
@@ -83,6 +87,14 @@ class StorefrontUnavailable(StorefrontError):
     """The storefront could not be reached, timed out or answered 5xx."""
 
 
+class CircuitOpen(StorefrontUnavailable):
+    """The storefront failed repeatedly; calls fail at once until a trial call succeeds.
+
+    Unlike a single failed call (which the model is told about), this ends the
+    turn: a dead backend should fail turns fast, not let each of them try.
+    """
+
+
 class StorefrontContractError(StorefrontError):
     """The storefront answered something the contract does not allow."""
 
@@ -120,6 +132,10 @@ class Unauthorized(StorefrontRejected):
     """`unauthorized`: the backend API key is missing or wrong."""
 
     code = "unauthorized"
+
+
+class TurnTimeout(ShopbotError):
+    """The turn did not finish before its deadline."""
 
 
 class HistoryError(ShopbotError):

@@ -59,8 +59,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     backend_timeout: PositiveFloat = 10.0
     backend_max_connections: PositiveInt = 256
     backend_retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
+    # After this many failed calls in a row the backend is presumed down: calls fail at once
+    # (503) until a trial call, `backend_breaker_reset_seconds` later, finds it back.
+    backend_breaker_failures: PositiveInt = 5
+    backend_breaker_reset_seconds: PositiveFloat = 10.0
 
-    # The conversation.
+    # The conversation. A turn past its deadline ends with 503 and leaves no trace.
+    turn_timeout_seconds: PositiveFloat = 30.0
     max_tool_rounds: Annotated[int, msgspec.Meta(ge=1, le=50)] = 8
     history_max_turns: PositiveInt = 20
     system_prompt: str | None = None

@@ -49,4 +49,5 @@ def create_engine(model: ModelClient, storefront: StorefrontClient, settings: Se
         system_prompt=settings.system_prompt,
         max_rounds=settings.max_tool_rounds,
         max_history_turns=settings.history_max_turns,
+        turn_timeout=settings.turn_timeout_seconds,
     )

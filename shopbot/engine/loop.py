@@ -7,16 +7,18 @@ nothing behind. Persisting a completed turn is the caller's job.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from typing import Literal
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import Literal, TypeVar
 
 import msgspec
 
 from shopbot.engine import history as histories
 from shopbot.engine.model import ModelClient
 from shopbot.engine.prompt import SYSTEM_PROMPT, ReasoningFilter, clean_text
+from shopbot.errors import TurnTimeout
 from shopbot.messages import (
     Message,
     ModelRequest,
@@ -43,6 +45,7 @@ STOP_REPLIES = {
     StopReason.MALFORMED_TOOL_USE: "Sorry, something went wrong while I was answering. Please try again.",
     StopReason.CONTEXT_WINDOW_EXCEEDED: "This conversation has grown too long for me. Please start a new one.",
 }
+T = TypeVar("T")
 EMPTY_REPLY = "Sorry, I don't have an answer to that. Could you rephrase it?"
 
 
@@ -92,12 +95,14 @@ class Engine:
         system_prompt: str | None = None,
         max_rounds: int = 8,
         max_history_turns: int = 20,
+        turn_timeout: float = 30.0,
     ) -> None:
         self.model = model
         self.toolbox = toolbox
         self.system_prompt = system_prompt or SYSTEM_PROMPT
         self.max_rounds = max_rounds
         self.max_history_turns = max_history_turns
+        self.turn_timeout = turn_timeout
 
     async def run_turn(
         self, history: Sequence[Message], text: str, *, user_id: str, turn_id: str | None = None
@@ -118,6 +123,7 @@ class Engine:
         """The same turn as `run_turn`, as it happens: text deltas (when `stream`), tool calls
         starting and finishing, and `TurnFinished` with the result last."""
         context = TurnContext(user_id=user_id, turn_id=turn_id or uuid.uuid4().hex)
+        deadline = asyncio.get_running_loop().time() + self.turn_timeout
         past = histories.trim(histories.repair(history), self.max_history_turns - 1)
         new: list[Message] = [Message.user(text)]
         activity: list[ToolActivity] = []
@@ -125,13 +131,13 @@ class Engine:
         for round_number in range(1, self.max_rounds + 1):
             request = self._request([*past, *new])
             if stream:
-                async for event in self._stream(request):
+                async for event in self._stream(request, deadline):
                     if isinstance(event, TextDelta):
                         yield event
                     else:
                         response = event
             else:
-                response = await self.model.respond(request)
+                response = await _by(deadline, self.model.respond(request))
             usage += response.usage
             calls = response.message.tool_calls
             if response.stop_reason is not StopReason.TOOL_USE or not calls:
@@ -140,7 +146,7 @@ class Engine:
             new.append(_without_reasoning(response.message))
             for call in calls:
                 yield ToolStarted(call.id, call.name)
-            runs = await self.toolbox.run(calls, context)
+            runs = await _by(deadline, self.toolbox.run(calls, context))
             for call, run in zip(calls, runs, strict=True):
                 yield ToolFinished(call.id, call.name, run.activity.status)
             activity.extend(run.activity for run in runs)
@@ -151,12 +157,16 @@ class Engine:
         histories.check_request(messages)
         return ModelRequest(self.system_prompt, tuple(messages), self.toolbox.specs)
 
-    async def _stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | ModelResponse]:
+    async def _stream(self, request: ModelRequest, deadline: float) -> AsyncIterator[TextDelta | ModelResponse]:
         """The model's stream with its reasoning text left out of the deltas."""
         hidden = ReasoningFilter()
         # Closed as soon as the turn stops reading (a cancelled turn must not hold a connection).
         async with contextlib.aclosing(self.model.stream(request)) as events:
-            async for event in events:
+            while True:
+                try:
+                    event = await _by(deadline, anext(events))
+                except StopAsyncIteration:
+                    return
                 if isinstance(event, TextDelta):
                     if shown := hidden.feed(event.text):
                         yield TextDelta(shown)
@@ -174,6 +184,19 @@ class Engine:
     ) -> TurnFinished:
         new.append(Message.assistant(reply))
         return TurnFinished(TurnResult(reply, tuple(new), tuple(activity), model_calls, usage, stop_reason))
+
+
+async def _by(deadline: float, step: Awaitable[T]) -> T:
+    """Await one step of the turn, or raise `TurnTimeout` at the turn's deadline.
+
+    The deadline wraps each await rather than the whole turn because a
+    streamed turn yields between steps, and a timeout must never span a yield.
+    """
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await step
+    except TimeoutError:
+        raise TurnTimeout("the turn ran past its deadline") from None
 
 
 def _reply(response: ModelResponse) -> str:

@@ -37,6 +37,7 @@ from shopbot.errors import (
     Unauthorized,
 )
 from shopbot.settings import Settings
+from shopbot.storefront.breaker import CircuitBreaker
 from shopbot.storefront.models import (
     Cart,
     CategoryList,
@@ -84,6 +85,7 @@ class StorefrontClient:
         max_connections: int = 100,
         retries: int = 2,
         backoff: float = 0.05,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         try:
             url = httpx.URL(base_url)
@@ -101,6 +103,7 @@ class StorefrontClient:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._retries = retries
         self._backoff = backoff
+        self.breaker = breaker or CircuitBreaker()
         self._owns_http = http is None
         # Keep every pooled connection alive: the backend is one host, and
         # reconnecting under load costs more than idle sockets do.
@@ -121,6 +124,9 @@ class StorefrontClient:
             timeout=settings.backend_timeout,
             max_connections=settings.backend_max_connections,
             retries=settings.backend_retries,
+            breaker=CircuitBreaker(
+                failures=settings.backend_breaker_failures, reset_after=settings.backend_breaker_reset_seconds
+            ),
         )
 
     async def aclose(self) -> None:
@@ -220,7 +226,35 @@ class StorefrontClient:
         idempotency_key: str | None = None,
         decode_as: type[_T],
     ) -> _T:
-        """Send with bounded retries, then map the answer to a struct or a `StorefrontError`."""
+        """Send with bounded retries, then map the answer to a struct or a `StorefrontError`.
+
+        The circuit breaker sees the outcome: an outage counts against the backend,
+        any other answer (a 4xx included) shows it is up.
+        """
+        self.breaker.before_call()
+        try:
+            result = await self._send(method, path, params, json, idempotency_key, decode_as)
+        except StorefrontUnavailable:
+            self.breaker.failed()
+            raise
+        except Exception:
+            self.breaker.succeeded()
+            raise
+        except BaseException:  # cancelled: it says nothing about the backend
+            self.breaker.abandoned()
+            raise
+        self.breaker.succeeded()
+        return result
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str | int] | None,
+        json: dict[str, Any] | None,
+        idempotency_key: str | None,
+        decode_as: type[_T],
+    ) -> _T:
         route = f"{method} {path}"
         headers = dict(self._headers)
         if idempotency_key is not None:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import msgspec
 
 from shopbot.errors import (
+    CircuitOpen,
     StorefrontContractError,
     StorefrontRejected,
     StorefrontUnavailable,
@@ -137,8 +138,11 @@ class Toolbox:
             async with gate:
                 return await self.run_call(call, context)
 
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(run_one(i, call)) for i, call in enumerate(calls)]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(run_one(i, call)) for i, call in enumerate(calls)]
+        except* CircuitOpen as down:
+            raise down.exceptions[0] from None
         return [task.result() for task in tasks]
 
     async def run_call(self, call: ToolCall, context: TurnContext) -> ToolRun:
@@ -156,6 +160,8 @@ class Toolbox:
             view = await handler(self.storefront, args, context, idempotency_key)
         except StorefrontRejected as exc:
             return _failed(call, started, f"{exc.code}: {exc.message}")
+        except CircuitOpen:
+            raise  # the backend is down: the turn fails fast (503) rather than limp on
         except StorefrontUnavailable:
             return _failed(call, started, "The shop's backend could not be reached right now. Tell the shopper.")
         except StorefrontContractError as exc:

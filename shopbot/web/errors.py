@@ -14,6 +14,7 @@
 | `ModelUnavailable`                         | 503    | `model_unavailable`    |
 | `StorefrontUnavailable`                    | 503    | `storefront_unavailable` |
 | `SessionStoreUnavailable`                  | 503    | `session_store_unavailable` |
+| `TurnTimeout`                              | 503    | `turn_timeout`         |
 | anything else                              | 500    | `internal_error`       |
 
 The body never carries a stack trace or internal detail; a 500 is logged in
@@ -35,6 +36,7 @@ from shopbot.errors import (
     SessionNotFound,
     SessionStoreUnavailable,
     StorefrontUnavailable,
+    TurnTimeout,
 )
 from shopbot.ratelimit import RateLimited
 from shopbot.web.auth import Forbidden, NotAuthenticated
@@ -99,6 +101,8 @@ def _classify(exc: Exception) -> tuple[int, str]:
         return 429, "rate_limited"
     if isinstance(exc, SessionStoreUnavailable):
         return 503, "session_store_unavailable"
+    if isinstance(exc, TurnTimeout):
+        return 503, "turn_timeout"
     if isinstance(exc, ModelUnavailable):
         return 503, "model_unavailable"
     if isinstance(exc, StorefrontUnavailable):
