@@ -133,11 +133,17 @@ class ToolSpec(msgspec.Struct, frozen=True):
 
 
 class ModelRequest(msgspec.Struct, frozen=True):
-    """Everything a model needs for one call."""
+    """Everything a model needs for one call.
+
+    `stable_messages` counts the leading messages from earlier turns: they are
+    the same on every call of the turn (and the next), so a model with prompt
+    caching can cache them.
+    """
 
     system: str
     messages: tuple[Message, ...]
     tools: tuple[ToolSpec, ...] = ()
+    stable_messages: int = 0
 
 
 class ModelResponse(msgspec.Struct, frozen=True):

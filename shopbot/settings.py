@@ -52,6 +52,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     bedrock_max_connections: PositiveInt = 256
     # None: the model family's own default (greedy decoding for Nova's tool use).
     bedrock_greedy_decoding: bool | None = None
+    # None: cache points for the families that support them (Nova, Claude); false turns them off.
+    bedrock_prompt_caching: bool | None = None
 
     # The shop backend; required by `serve` (the demo embeds its own shop).
     backend_api_url: HttpUrl | None = None

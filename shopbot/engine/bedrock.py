@@ -84,11 +84,13 @@ class BedrockModel:
         temperature: float = 0.7,
         max_tokens: int = 2048,
         greedy_decoding: bool | None = None,
+        prompt_caching: bool | None = None,
     ) -> None:
         self.client = client
         self.model_id = model_id
         self.inference = {"maxTokens": max_tokens, "temperature": temperature}
         self.additional_fields = _additional_fields(model_id, greedy_decoding)
+        self.cache_min_tokens = _cache_min_tokens(model_id, prompt_caching)
 
     async def respond(self, request: ModelRequest) -> ModelResponse:
         """One Converse call."""
@@ -122,7 +124,11 @@ class BedrockModel:
 
     def _wire(self, request: ModelRequest) -> dict[str, Any]:
         return request_to_wire(
-            request, model_id=self.model_id, inference=self.inference, additional_fields=self.additional_fields
+            request,
+            model_id=self.model_id,
+            inference=self.inference,
+            additional_fields=self.additional_fields,
+            cache_min_tokens=self.cache_min_tokens,
         )
 
 
@@ -183,6 +189,16 @@ class _StreamedAnswer:
         stop_reason = StopReason.MALFORMED_TOOL_USE if self.malformed_tool_use else self.stop_reason
         message = Message("assistant", tuple(self.parts[index] for index in sorted(self.parts)))
         return ModelResponse(message, stop_reason, self.usage)
+
+
+# The shortest prefix each family caches (tokens); families not listed do not take cache points.
+CACHE_MIN_TOKENS = {"amazon.nova": 1000, "anthropic.claude": 1024}
+
+
+def _cache_min_tokens(model_id: str, prompt_caching: bool | None) -> int | None:
+    if prompt_caching is False:
+        return None
+    return next((tokens for family, tokens in CACHE_MIN_TOKENS.items() if family in model_id), None)
 
 
 def _additional_fields(model_id: str, greedy_decoding: bool | None) -> dict[str, Any] | None:
@@ -251,4 +267,5 @@ async def open_bedrock_model(
             temperature=settings.bedrock_temperature,
             max_tokens=settings.bedrock_max_tokens,
             greedy_decoding=settings.bedrock_greedy_decoding,
+            prompt_caching=settings.bedrock_prompt_caching,
         )

@@ -97,8 +97,12 @@ def request_to_wire(
     model_id: str,
     inference: dict[str, Any],
     additional_fields: dict[str, Any] | None = None,
+    cache_min_tokens: int | None = None,
 ) -> dict[str, Any]:
-    """The keyword arguments of `bedrock-runtime` `converse` / `converse_stream`."""
+    """The keyword arguments of `bedrock-runtime` `converse` / `converse_stream`.
+
+    With `cache_min_tokens`, `cachePoint` blocks mark the stable prefix (see `_add_cache_points`).
+    """
     uses_tools = any(isinstance(p, (ToolCall, ToolResult)) for m in request.messages for p in m.parts)
     if uses_tools and not request.tools:
         # Converse refuses tool blocks in a history sent without toolConfig.
@@ -114,7 +118,33 @@ def request_to_wire(
         kwargs["toolConfig"] = {"tools": [tool_spec_to_wire(t) for t in request.tools]}
     if additional_fields:
         kwargs["additionalModelRequestFields"] = additional_fields
+    if cache_min_tokens is not None:
+        _add_cache_points(kwargs, request.stable_messages, cache_min_tokens)
     return kwargs
+
+
+CACHE_POINT = {"cachePoint": {"type": "default"}}
+
+
+def _add_cache_points(kwargs: dict[str, Any], stable_messages: int, min_tokens: int) -> None:
+    """Mark the prefix that repeats across calls, where it is long enough to be cached.
+
+    Three places at most (Converse allows four): after the system prompt (the
+    same on every call), after the earlier turns' messages (the same on every
+    call of this turn and the start of the next), and before the newest message
+    (what the previous round of this turn sent). A prefix under `min_tokens`
+    (estimated at 4 bytes a token) is not marked: the model would not cache it.
+    """
+    system = kwargs.get("system", [])
+    size = len(json.dumps(system))
+    if system and size // 4 >= min_tokens:
+        system.append(CACHE_POINT)
+    messages = kwargs["messages"]
+    marks = {stable_messages - 1, len(messages) - 2}
+    for index, message in enumerate(messages[:-1]):
+        size += len(json.dumps(message))
+        if index in marks and size // 4 >= min_tokens:
+            message["content"].append(CACHE_POINT)
 
 
 def usage_from_wire(usage: dict[str, Any] | None) -> Usage:

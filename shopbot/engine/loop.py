@@ -129,7 +129,7 @@ class Engine:
         activity: list[ToolActivity] = []
         usage = Usage()
         for round_number in range(1, self.max_rounds + 1):
-            request = self._request([*past, *new])
+            request = self._request(past, new)
             if stream:
                 async for event in self._stream(request, deadline):
                     if isinstance(event, TextDelta):
@@ -153,9 +153,10 @@ class Engine:
             new.append(Message("user", tuple(run.result for run in runs)))
         yield self._finish(new, ROUND_LIMIT_REPLY, activity, self.max_rounds, usage, None)
 
-    def _request(self, messages: list[Message]) -> ModelRequest:
+    def _request(self, past: list[Message], new: list[Message]) -> ModelRequest:
+        messages = (*past, *new)
         histories.check_request(messages)
-        return ModelRequest(self.system_prompt, tuple(messages), self.toolbox.specs)
+        return ModelRequest(self.system_prompt, messages, self.toolbox.specs, stable_messages=len(past))
 
     async def _stream(self, request: ModelRequest, deadline: float) -> AsyncIterator[TextDelta | ModelResponse]:
         """The model's stream with its reasoning text left out of the deltas."""

@@ -31,6 +31,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 import msgspec
 
@@ -43,6 +44,7 @@ from shopbot.engine.converse import (
 from shopbot.engine.model import ModelClient
 from shopbot.errors import ModelRequestRejected, ModelUnavailable
 from shopbot.messages import ModelRequest, ModelResponse, TextPart, ToolCall, Usage
+from shopbot.mock_bedrock.cache import PromptCache
 from shopbot.mock_bedrock.errors import BedrockError
 from shopbot.mock_bedrock.eventstream import encode_event, encode_exception
 from shopbot.mock_bedrock.faults import Fault, FaultPlan, Latency, fault_error
@@ -96,6 +98,7 @@ class ConverseEndpoint:
     ) -> None:
         self.model = model
         self.latency = latency or Latency()
+        self.cache = PromptCache()
         self.faults = faults or FaultPlan()
         self.model_ids = frozenset(model_ids) if model_ids is not None else None
         self._calls: Counter[str] = Counter()
@@ -196,7 +199,7 @@ class ConverseEndpoint:
             raise BedrockError.constraint("", "modelId", "Member must have length greater than or equal to 1")
         if self.model_ids is not None and model_id not in self.model_ids:
             raise BedrockError("ResourceNotFoundException", UNKNOWN_MODEL)
-        request = _parse(body, model_id)
+        request, wire = _parse(body, model_id)
         fault = self.faults.next_fault()
         if fault is not None:
             self._faults[fault.value] += 1
@@ -209,6 +212,8 @@ class ConverseEndpoint:
             raise fault_error(fault)
         response = await self._respond(request)
         usage = _estimate_usage(response, len(body))
+        if b'"cachePoint"' in body:
+            usage = self.cache.account(wire, usage)
         self._tokens = self._tokens + usage
         return msgspec.structs.replace(response, usage=usage), fault
 
@@ -235,13 +240,13 @@ _STREAM_MESSAGES = {
 }
 
 
-def _parse(body: bytes, model_id: str) -> ModelRequest:
+def _parse(body: bytes, model_id: str) -> tuple[ModelRequest, Any]:
     try:
         wire = _decode(body)
     except msgspec.DecodeError:
         raise BedrockError.validation("Malformed input request, please reformat your input and try again.") from None
     validate_request(wire, model_id)
-    return request_from_wire(wire)
+    return request_from_wire(wire), wire
 
 
 def _estimate_usage(response: ModelResponse, body_size: int) -> Usage:
