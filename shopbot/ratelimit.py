@@ -44,14 +44,15 @@ class RateLimiter:
             "user": RateLimitItemPerMinute(per_user) if per_user else None,
             "address": RateLimitItemPerMinute(per_address) if per_address else None,
         }
-        self._pool: redis.asyncio.ConnectionPool | None = None
+        self._pool: redis.asyncio.BlockingConnectionPool | None = None
         storage: Storage
         if storage_url == "memory":
             storage = MemoryStorage()
         else:
             # Our own pool (redis://, rediss:// and unix:// alike) so that `aclose` can close it;
             # implementation="redispy" keeps `limits` off its default client, coredis.
-            self._pool = redis.asyncio.ConnectionPool.from_url(storage_url)
+            # Blocking: a burst waits for a connection rather than failing past the pool's size.
+            self._pool = redis.asyncio.BlockingConnectionPool.from_url(storage_url, max_connections=256, timeout=5)
             storage = RedisStorage(
                 "async+redis://",
                 implementation="redispy",

@@ -121,3 +121,13 @@ async def test_memory_store_expires_and_bounds_sessions() -> None:
     now[0] = 12
     assert await store.load("c") is None  # expired at 10
     assert await store.load("b") is not None
+
+
+async def test_a_repeated_first_turn_replays_rather_than_conflicting(storefront: StorefrontClient) -> None:
+    # Regression: the new session's generated id was part of the request's fingerprint.
+    model = ScriptedModel([tool_response(("add_to_cart", {"product_id": "hp-pavilion-15"})), text_response("Added.")])
+    conversations = Conversations(Engine(model, Toolbox(storefront)), MemorySessionStore())
+    first = await conversations.chat("add the HP", idempotency_key="first-turn-1")
+    again = await conversations.chat("add the HP", idempotency_key="first-turn-1")
+    assert again == first
+    assert (await storefront.get_cart(first.user_id)).item_count == 1

@@ -125,13 +125,14 @@ class Conversations:
         """
         if session_id is not None and not SESSION_ID.fullmatch(session_id):
             raise ValueError("session_id must be 1-100 characters of letters, digits, '.', '_' or '-'")
-        session_id = session_id or str(uuid.uuid4())
         if idempotency_key is None:
-            async for event in self._turn(message, session_id, user_id, turn_id=None, stream=stream):
+            async for event in self._turn(message, session_id or str(uuid.uuid4()), user_id, turn_id=None, stream=stream):
                 yield event
             return
         key = hashlib.sha256(f"{caller}\0{idempotency_key}".encode()).hexdigest()
+        # The request as sent identifies it: a new session's id is not part of it.
         fingerprint = hashlib.sha256(_encode_reply([message, session_id, user_id])).hexdigest()
+        session_id = session_id or str(uuid.uuid4())
         replay = await self._claim(key, fingerprint)
         if replay is not None:
             yield replay

@@ -151,4 +151,5 @@ def create_converse_app(
             Exception: _unexpected_error,
         },
         openapi_config=None,
+        logging_config=None,
     )

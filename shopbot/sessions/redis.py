@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import msgspec
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import LockNotOwnedError, RedisError
 
 from shopbot.errors import SessionBusy, SessionStoreUnavailable
@@ -28,6 +28,8 @@ from shopbot.sessions.store import Claim, Session
 __all__ = ["RedisSessionStore"]
 
 log = logging.getLogger(__name__)
+
+POOL_DEFAULTS = {"max_connections": 256, "timeout": 5, "socket_timeout": 5, "socket_connect_timeout": 5}
 
 
 @contextlib.contextmanager
@@ -52,8 +54,10 @@ class RedisSessionStore:
     def __init__(self, client_or_url: Redis | str, *, prefix: str = "shopbot:", ttl_seconds: float = 86400) -> None:
         self._owns_client = isinstance(client_or_url, str)
         # Defaults only: timeouts given in the URL's query string win.
+        # A blocking pool: under a burst of turns a request waits for a connection
+        # (up to the socket timeout) instead of failing at once past the pool's size.
         self._redis = (
-            Redis.from_url(client_or_url, socket_timeout=5, socket_connect_timeout=5)
+            Redis(connection_pool=BlockingConnectionPool.from_url(client_or_url, **POOL_DEFAULTS))
             if isinstance(client_or_url, str)
             else client_or_url
         )

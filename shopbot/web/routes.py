@@ -45,16 +45,16 @@ __all__ = ["ChatController", "SessionController", "health", "readiness", "servic
 log = logging.getLogger("shopbot.web")
 
 ERRORS = {
-    400: ResponseSpec(ErrorResponse, description="Invalid request: the `error` says which field and why."),
-    401: ResponseSpec(ErrorResponse, description="Missing or invalid credential."),
-    403: ResponseSpec(ErrorResponse, description="The body names a user the credential does not prove."),
-    404: ResponseSpec(ErrorResponse, description="No such session for this caller."),
-    409: ResponseSpec(ErrorResponse, description="Another turn of this session is still running."),
-    413: ResponseSpec(ErrorResponse, description="The request body is over the size limit."),
-    422: ResponseSpec(ErrorResponse, description="The Idempotency-Key was used with a different request."),
-    429: ResponseSpec(ErrorResponse, description="Too many requests; see the Retry-After header."),
-    500: ResponseSpec(ErrorResponse, description="Unexpected error (logged with the request id)."),
-    503: ResponseSpec(ErrorResponse, description="The model or the shop backend is unavailable."),
+    400: ResponseSpec(ErrorResponse, generate_examples=False, description="Invalid request: the `error` says which field and why."),
+    401: ResponseSpec(ErrorResponse, generate_examples=False, description="Missing or invalid credential."),
+    403: ResponseSpec(ErrorResponse, generate_examples=False, description="The body names a user the credential does not prove."),
+    404: ResponseSpec(ErrorResponse, generate_examples=False, description="No such session for this caller."),
+    409: ResponseSpec(ErrorResponse, generate_examples=False, description="Another turn of this session is still running."),
+    413: ResponseSpec(ErrorResponse, generate_examples=False, description="The request body is over the size limit."),
+    422: ResponseSpec(ErrorResponse, generate_examples=False, description="The Idempotency-Key was used with a different request."),
+    429: ResponseSpec(ErrorResponse, generate_examples=False, description="Too many requests; see the Retry-After header."),
+    500: ResponseSpec(ErrorResponse, generate_examples=False, description="Unexpected error (logged with the request id)."),
+    503: ResponseSpec(ErrorResponse, generate_examples=False, description="The model or the shop backend is unavailable."),
 }
 RuntimeDep = NamedDependency[Runtime]
 CallerDep = NamedDependency[Caller]
@@ -309,7 +309,7 @@ async def health() -> Health:
     operation_id="readiness",
     summary="Readiness: the engine, the storefront and the session store answer",
     tags=["health"],
-    responses={503: ResponseSpec(NotReady, description="Not ready; `detail` names what is not.")},
+    responses={503: ResponseSpec(NotReady, generate_examples=False, description="Not ready; `detail` names what is not.")},
 )
 async def readiness(runtime: RuntimeDep) -> Response[Ready | NotReady]:
     """200 when ready; 503 naming what is not."""

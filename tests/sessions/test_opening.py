@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
@@ -66,3 +67,13 @@ async def test_an_unreachable_redis_is_unavailable_not_a_redis_error() -> None:
             await call
         assert isinstance(caught.value, ShopbotError) and not isinstance(caught.value, SessionBusy)
     await store.aclose()
+
+
+async def test_a_burst_larger_than_the_pool_waits_instead_of_failing(redis, prefix: str) -> None:
+    # Regression: a plain pool of 100 connections failed the 101st concurrent call at once (503).
+    store = RedisSessionStore.from_url("redis://127.0.0.1:6379/0", prefix=prefix)
+    try:
+        results = await asyncio.gather(*(store.load(f"burst-{i}") for i in range(400)))
+    finally:
+        await store.aclose()
+    assert results == [None] * 400
