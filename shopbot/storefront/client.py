@@ -164,9 +164,9 @@ class StorefrontClient:
             params["category"] = category
         # Plain decimal strings: a float or an exponent would change the price.
         if min_price is not None:
-            params["min_price"] = format(min_price, "f")
+            params["min_price"] = _money(min_price, "min_price")
         if max_price is not None:
-            params["max_price"] = format(max_price, "f")
+            params["max_price"] = _money(max_price, "max_price")
         return await self._request("GET", "/api/products", params=params, decode_as=ProductPage)
 
     async def get_product(self, product_id: str) -> Product:
@@ -286,6 +286,13 @@ class StorefrontClient:
 def _delay(backoff: float, attempt: int) -> float:
     """Seconds to wait before retry number `attempt + 1`: exponential, with jitter."""
     return backoff * 2**attempt * random.uniform(0.5, 1.5)
+
+
+def _money(value: Decimal, what: str) -> str:
+    """A price as a plain decimal string; an absurd one is refused before it is written out digit by digit."""
+    if not value.is_finite() or not -12 <= value.as_tuple().exponent <= 12 or value.adjusted() > 12:
+        raise InvalidRequest(f"{what} {value!r} is not a plausible price", status=422)
+    return format(value, "f")
 
 
 def _check(value: str, pattern: re.Pattern[str], what: str) -> str:

@@ -38,6 +38,14 @@ ProductId = Annotated[
 Price = Annotated[Decimal, msgspec.Meta(description="A price in the shop's currency.")]
 
 
+MAX_PRICE = 10**9
+
+
+def _plausible_price(value: Decimal) -> bool:
+    # Bounds the exponent too: "1e-999999" would otherwise become a million-digit string downstream.
+    return value.is_finite() and 0 <= value <= MAX_PRICE and value.as_tuple().exponent >= -2
+
+
 class _ToolInput(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pass
 
@@ -56,8 +64,8 @@ class SearchProducts(_ToolInput):
 
     def __post_init__(self) -> None:
         for bound in (self.min_price, self.max_price):
-            if bound is not None and (not bound.is_finite() or bound < 0):
-                raise ValueError("prices must be non-negative numbers")
+            if bound is not None and not _plausible_price(bound):
+                raise ValueError(f"prices must be numbers from 0 to {MAX_PRICE} with at most 2 decimals")
         if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
             raise ValueError("min_price must not exceed max_price")
 

@@ -17,6 +17,7 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
 from litestar.enums import MediaType
+from litestar.exceptions import ClientException, HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -81,6 +82,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Litesta
         },
         lifespan=[lifespan],
         middleware=[RequestIdMiddleware],
+        request_class=JsonRequest,
         exception_handlers={Exception: error_response},
         cors_config=_cors(settings.cors_allow_origins),
         request_max_body_size=MAX_BODY_BYTES,
@@ -148,6 +150,27 @@ async def redoc(request: Request[Any, Any, Any]) -> bytes:
     return _REDOC.render(request, request.app.openapi_schema.to_schema())
 
 
+class JsonRequest(Request[Any, Any, Any]):
+    """A request whose JSON body must say it is JSON, and whose decoding failures are the client's.
+
+    Only `application/json` is accepted: the other types a browser may send
+    cross-origin without a CORS preflight (`text/plain`, forms) are refused.
+    Litestar maps msgspec's decode errors to 400 but not a recursion limit hit
+    by deeply nested JSON or invalid UTF-8 inside a string, which would be 500s.
+    """
+
+    async def json(self) -> Any:
+        body = await self.body()  # over the size limit: 413 before anything else
+        media_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise HTTPException(status_code=415, detail="Content-Type must be application/json")
+        try:
+            return await super().json()
+        except (RecursionError, UnicodeDecodeError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else "not valid UTF-8"
+            raise ClientException(f"JSON is malformed: {reason}") from None
+
+
 class RequestIdMiddleware:
     """Gives every request an id (the caller's `X-Request-ID` if sane), logs it, and returns it."""
 
@@ -159,7 +182,8 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if 8 <= len(incoming) <= 64 and incoming.replace("-", "").isalnum() else uuid.uuid4().hex
+        sane = 8 <= len(incoming) <= 64 and incoming.isascii() and incoming.replace("-", "").isalnum()
+        rid = incoming if sane else uuid.uuid4().hex
         token = request_id.set(rid)
 
         async def send_with_id(message: Message) -> None:

@@ -9,6 +9,7 @@
 | an unknown route / method                  | 404/405| `not_found` / `method_not_allowed` |
 | `SessionBusy`                              | 409    | `session_busy`         |
 | a body over the size limit                 | 413    | `request_too_large`    |
+| a body that is not `application/json`      | 415    | `unsupported_media_type` |
 | `IdempotencyConflict`                      | 422    | `idempotency_key_reused` |
 | `RateLimited`                              | 429    | `rate_limited` (and `Retry-After`) |
 | `ModelUnavailable`                         | 503    | `model_unavailable`    |
@@ -54,12 +55,13 @@ RESPONSE_TEXT = {
     405: "Sorry, that isn't supported here.",
     409: "I'm still working on your previous message. Please try again in a moment.",
     413: "Sorry, that request is too large.",
+    415: "Sorry, I couldn't read that request.",
     422: "That request was already sent with different content.",
     429: "You're sending messages too quickly. Please wait a moment.",
     500: "Sorry, something went wrong on our side. Please try again.",
     503: "I'm having trouble reaching the shop right now. Please try again in a moment.",
 }
-_HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+_HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large", 415: "unsupported_media_type"}
 
 
 def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorResponse]:

@@ -51,6 +51,7 @@ ERRORS = {
     404: ResponseSpec(ErrorResponse, generate_examples=False, description="No such session for this caller."),
     409: ResponseSpec(ErrorResponse, generate_examples=False, description="Another turn of this session is still running."),
     413: ResponseSpec(ErrorResponse, generate_examples=False, description="The request body is over the size limit."),
+    415: ResponseSpec(ErrorResponse, generate_examples=False, description="The body is not `application/json`."),
     422: ResponseSpec(ErrorResponse, generate_examples=False, description="The Idempotency-Key was used with a different request."),
     429: ResponseSpec(ErrorResponse, generate_examples=False, description="Too many requests; see the Retry-After header."),
     500: ResponseSpec(ErrorResponse, generate_examples=False, description="Unexpected error (logged with the request id)."),
@@ -89,7 +90,7 @@ class ChatController(Controller):
         operation_id="chat",
         summary="Send a shopper's message and get the assistant's answer",
         status_code=200,
-        responses=_errors(400, 401, 403, 404, 409, 413, 422, 429, 500, 503),
+        responses=_errors(400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503),
     )
     async def chat(
         self,
@@ -121,7 +122,7 @@ class ChatController(Controller):
         status_code=200,
         media_type="text/event-stream",
         response_description="`text`, `tool`, `done` and `error` events (see the description)",
-        responses=_errors(400, 401, 403, 404, 409, 413, 422, 429, 500, 503),
+        responses=_errors(400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503),
     )
     async def chat_stream(
         self,

@@ -93,3 +93,9 @@ def test_prices_from_json_numbers_become_exact_decimals(price: Decimal) -> None:
 def test_invalid_inputs_are_refused(name: str, payload: dict) -> None:
     with pytest.raises((msgspec.ValidationError, ValueError)):
         msgspec.convert(payload, TOOL_INPUTS[name])
+
+
+@pytest.mark.parametrize("price", ["1e999999", "1e-999999", "0.001", 10**10, -1, "NaN", "Infinity"])
+def test_absurd_prices_are_refused(price: object) -> None:
+    with pytest.raises((msgspec.ValidationError, ValueError)):
+        msgspec.convert({"max_price": price}, SearchProducts)

@@ -179,7 +179,7 @@ async def test_openapi_document_describes_every_operation(api: httpx.AsyncClient
     for _, _, operation in operations.values():
         assert operation.get("summary")
     _, _, chat = operations["chat"]
-    assert set(chat["responses"]) == {"200", "400", "401", "403", "404", "409", "413", "422", "429", "500", "503"}
+    assert set(chat["responses"]) == {"200", "400", "401", "403", "404", "409", "413", "415", "422", "429", "500", "503"}
     for status in ("400", "503"):
         schema = chat["responses"][status]["content"]["application/json"]["schema"]
         assert schema["$ref"].endswith("ErrorResponse")
