@@ -160,7 +160,7 @@ class JsonRequest(Request[Any, Any, Any]):
     """
 
     async def json(self) -> Any:
-        body = await self.body()  # over the size limit: 413 before anything else
+        await self.body()  # over the size limit: 413 before anything else
         media_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/json":
             raise HTTPException(status_code=415, detail="Content-Type must be application/json")
