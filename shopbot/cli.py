@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import sys
 from collections.abc import Sequence
+
+import msgspec
 
 from shopbot.errors import ConfigurationError
 from shopbot.settings import Settings, env_name
@@ -141,7 +142,7 @@ def _config(args: argparse.Namespace, settings: Settings) -> None:
     width = max(len(env_name(field)) for field in values)
     for field, value in values.items():
         shown = ",".join(value) if isinstance(value, tuple) else value
-        print(f"{env_name(field):<{width}}  {json.dumps(shown)}")
+        print(f"{env_name(field):<{width}}  {msgspec.json.encode(shown).decode()}")
 
 
 COMMANDS = {

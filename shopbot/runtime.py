@@ -13,6 +13,7 @@ from shopbot.engine import create_engine
 from shopbot.engine.conversations import Conversations
 from shopbot.engine.model import ModelClient
 from shopbot.errors import ShopbotError
+from shopbot.pricing import Pricing
 from shopbot.sessions import SessionStore, open_session_store
 from shopbot.settings import Settings
 from shopbot.storefront.client import StorefrontClient
@@ -70,6 +71,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 lock_wait=settings.session_lock_wait_seconds,
                 lock_ttl=settings.session_lock_ttl_seconds,
                 replay_ttl=settings.session_ttl_seconds,
+                model_id=settings.bedrock_model_id if settings.model_provider != "offline" else "offline",
+                pricing=Pricing(settings.model_prices),
             )
             yield Runtime(conversations, storefront, store)
         finally:

@@ -18,6 +18,7 @@ import msgspec
 from dotenv import dotenv_values
 
 from shopbot.errors import ConfigurationError
+from shopbot.pricing import ModelPrice
 
 __all__ = ["SECRET_FIELDS", "Settings", "env_name"]
 
@@ -54,6 +55,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     bedrock_greedy_decoding: bool | None = None
     # None: cache points for the families that support them (Nova, Claude); false turns them off.
     bedrock_prompt_caching: bool | None = None
+    # USD per 1,000 tokens by model id or family, over the built-in Nova prices (JSON in the environment).
+    model_prices: dict[str, ModelPrice] = {}
 
     # The shop backend; required by `serve` (the demo embeds its own shop).
     backend_api_url: HttpUrl | None = None
@@ -164,6 +167,11 @@ def env_name(field: str) -> str:
 def _parse(field: str, value: str) -> Any:
     if field in ("cors_allow_origins", "api_keys", "jwt_algorithms"):
         return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+    if field == "model_prices":
+        try:
+            return msgspec.json.decode(value)
+        except msgspec.DecodeError:
+            return value  # reported by the conversion, naming the variable
     if field in ("log_level", "model_provider", "bedrock_retry_mode", "auth"):
         return value.upper() if field == "log_level" else value.lower()
     return value
@@ -187,6 +195,8 @@ def _allowed(field: str) -> str:
         return kind
     if isinstance(info, msgspec.inspect.BoolType):
         return "true or false"
+    if isinstance(info, msgspec.inspect.DictType):
+        return 'a JSON object like {"amazon.nova-pro": {"input": "0.0008", "output": "0.0032"}}'
     if isinstance(info, msgspec.inspect.StrType) and info.pattern:
         return "memory, or a redis:// or rediss:// URL" if field == "session_store" else "an http:// or https:// URL"
     return "text"

@@ -111,3 +111,16 @@ def test_the_web_layer_is_wiring_only() -> None:
     for path in (PACKAGE / "web").rglob("*.py"):
         roots = {name.split(".")[0] for name in imported_modules(path)}
         assert not roots & {"aioboto3", "botocore", "httpx", "redis"}, path
+
+
+def test_cost_estimates_are_decimal_and_follow_the_price_table() -> None:
+    from decimal import Decimal
+
+    from shopbot.messages import Usage
+    from shopbot.pricing import ModelPrice, Pricing
+
+    pricing = Pricing({"us.amazon.nova-pro-v1:0": ModelPrice(Decimal("0.001"), Decimal("0.004"))})
+    usage = Usage(input_tokens=2000, output_tokens=500, cache_read_tokens=4000)
+    assert pricing.cost("us.amazon.nova-pro-v1:0", usage) == Decimal("0.005000")  # the longest key wins
+    assert pricing.cost("us.amazon.nova-lite-v1:0", usage) == Decimal("0.000300")  # 0.12 + 0.12 + 0.06 (cached at 1/4)
+    assert pricing.cost("offline", usage) is None

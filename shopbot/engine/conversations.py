@@ -18,6 +18,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import msgspec
 
@@ -25,6 +26,7 @@ from shopbot.engine import history as histories
 from shopbot.engine.loop import Engine, ToolFinished, ToolStarted, TurnFinished
 from shopbot.errors import IdempotencyConflict, SessionBusy, SessionNotFound
 from shopbot.messages import TextDelta, Usage
+from shopbot.pricing import Pricing
 from shopbot.sessions.store import Session, SessionStore
 from shopbot.tools.dispatcher import ToolActivity
 
@@ -45,6 +47,7 @@ class ChatReply(msgspec.Struct, frozen=True):
     tool_calls: tuple[ToolActivity, ...]
     model_calls: int
     usage: Usage
+    cost_usd: Decimal | None = None
 
 
 # What `Conversations.chat_events` yields: the turn as it happens, then its reply.
@@ -65,6 +68,7 @@ class Conversations:
     `lock_wait` bounds how long a request waits for the session's running turn
     (then `SessionBusy`); `lock_ttl` is how long a turn may hold its session
     before it is presumed dead; idempotent replies are kept `replay_ttl` seconds.
+    Replies carry the turn's estimated cost on `model_id` by `pricing`.
     """
 
     def __init__(
@@ -75,9 +79,13 @@ class Conversations:
         lock_wait: float = 10.0,
         lock_ttl: float = 60.0,
         replay_ttl: float = 24 * 3600,
+        model_id: str = "",
+        pricing: Pricing | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
+        self.model_id = model_id
+        self.pricing = pricing or Pricing()
         self.lock_wait = lock_wait
         self.lock_ttl = lock_ttl
         self.replay_ttl = replay_ttl
@@ -166,7 +174,8 @@ class Conversations:
                     yield event
             history = histories.trim([*session.history, *turn.messages], self.engine.max_history_turns)
             await self.store.save(msgspec.structs.replace(session, history=tuple(history), updated_at=time.time()))
-        yield ChatReply(turn.reply, session_id, shopper, turn.tool_calls, turn.model_calls, turn.usage)
+        cost = self.pricing.cost(self.model_id, turn.usage)
+        yield ChatReply(turn.reply, session_id, shopper, turn.tool_calls, turn.model_calls, turn.usage, cost)
 
     async def _claim(self, key: str, fingerprint: str) -> ChatReply | None:
         """Claim the idempotency key: None when this request runs, or the first request's reply."""

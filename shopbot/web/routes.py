@@ -228,6 +228,7 @@ def chat_response(reply: ChatReply) -> ChatResponse:
             output_tokens=usage.output_tokens,
             cache_read_tokens=usage.cache_read_tokens,
             cache_write_tokens=usage.cache_write_tokens,
+            estimated_cost_usd=reply.cost_usd,
         ),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 import msgspec
@@ -67,13 +68,14 @@ class ToolUse(msgspec.Struct, frozen=True):
 
 
 class TurnUsage(msgspec.Struct, frozen=True):
-    """What the turn cost: model calls and tokens."""
+    """What the turn cost: model calls, tokens, and the estimated price (USD, a decimal string; null when unpriced)."""
 
     model_calls: int
     input_tokens: int
     output_tokens: int
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    estimated_cost_usd: Decimal | None = None
 
 
 class ChatResponse(msgspec.Struct, frozen=True):

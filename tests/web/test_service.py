@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -56,6 +57,10 @@ async def test_the_seed_conversations_over_http(service: httpx.AsyncClient) -> N
     compared = await say("Compare Dell XPS 13 and MacBook Air M2", session)
     assert "$999.99" in compared["response"] and "$1199.00" in compared["response"]
     assert compared["usage"]["model_calls"] == 2
+    usage = compared["usage"]
+    expected = (usage["input_tokens"] * Decimal("0.0008") + usage["output_tokens"] * Decimal("0.0032")
+                + usage["cache_read_tokens"] * Decimal("0.0002") + usage["cache_write_tokens"] * Decimal("0.0008")) / 1000
+    assert Decimal(usage["estimated_cost_usd"]) == expected.quantize(Decimal("0.000001"))  # Nova Pro's price
     assert (await service.get("/api/v1/health/ready")).status_code == 200
 
 
