@@ -354,6 +354,7 @@ def service_env(args: argparse.Namespace, model_url: str, shop_url: str) -> dict
         "SHOPBOT_HISTORY_MAX_TURNS": str(max(20, args.turns_per_conversation + 1)),
         "SHOPBOT_RATE_LIMIT_PER_USER": "0",
         "SHOPBOT_RATE_LIMIT_PER_ADDRESS": "0",
+        "SHOPBOT_SHUTDOWN_DRAIN_SECONDS": "0",
         "LOG_LEVEL": "ERROR",
     }
     if args.turn_timeout is not None:

@@ -103,15 +103,22 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
             "SHOPBOT_AUTH=none: this service trusts the user_id of every request, so anyone who can reach it "
             "can act on any shopper's cart. Use api_key or jwt unless only a trusted backend can reach it."
         )
-    uvicorn.run(
-        "shopbot.app:create_app",
-        factory=True,
-        host=args.host or settings.server_host,
-        port=args.port or settings.server_port,
-        workers=args.workers,
-        log_config=None,
-        access_log=False,
+    host, port = args.host or settings.server_host, args.port or settings.server_port
+    options = {"log_config": None, "access_log": False, "timeout_graceful_shutdown": settings.shutdown_grace_seconds}
+    if args.workers > 1:
+        # Each worker builds its own app; uvicorn's supervisor stops them gracefully (no drain phase).
+        uvicorn.run("shopbot.app:create_app", factory=True, host=host, port=port, workers=args.workers, **options)
+        return
+    from shopbot.server import DrainingServer
+    from shopbot.web import create_app
+
+    app = create_app(settings)
+    server = DrainingServer(
+        uvicorn.Config(app, host=host, port=port, **options),
+        on_drain=lambda: setattr(app.state, "draining", True),
+        drain_seconds=settings.shutdown_drain_seconds,
     )
+    server.run()
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> None:

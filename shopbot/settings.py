@@ -98,6 +98,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     # The HTTP service.
     server_host: str = "0.0.0.0"
+    # On SIGTERM: readiness answers 503 for the drain, then running turns get the grace period.
+    shutdown_drain_seconds: Annotated[float, msgspec.Meta(ge=0)] = 5.0
+    shutdown_grace_seconds: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     server_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     cors_allow_origins: tuple[str, ...] = ()

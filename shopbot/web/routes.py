@@ -313,8 +313,10 @@ async def health() -> Health:
     tags=["health"],
     responses={503: ResponseSpec(NotReady, generate_examples=False, description="Not ready; `detail` names what is not.")},
 )
-async def readiness(runtime: RuntimeDep) -> Response[Ready | NotReady]:
-    """200 when ready; 503 naming what is not."""
+async def readiness(runtime: RuntimeDep, request: Request[Any, Any, Any]) -> Response[Ready | NotReady]:
+    """200 when ready; 503 naming what is not (or that the instance is shutting down)."""
+    if getattr(request.app.state, "draining", False):
+        return Response(NotReady("Service not ready - shutting down"), status_code=503)
     problems = await runtime.not_ready()
     if problems:
         return Response(NotReady(f"Service not ready - {', '.join(problems)}"), status_code=503)

@@ -65,6 +65,7 @@ async def service(**env: str) -> AsyncIterator[tuple[str, subprocess.Popen]]:
         "LOG_LEVEL": "WARNING",
         "SHOPBOT_RATE_LIMIT_PER_USER": "0",
         "SHOPBOT_RATE_LIMIT_PER_ADDRESS": "0",
+        "SHOPBOT_SHUTDOWN_DRAIN_SECONDS": "0",
         **env,
     }
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPBOT_", "BEDROCK_", "BACKEND_", "AWS_"))}
