@@ -238,6 +238,8 @@ def client_config(settings: Settings) -> Config:
         connect_timeout=settings.bedrock_connect_timeout,
         read_timeout=settings.bedrock_read_timeout,
         tcp_keepalive=True,
+        # The request is built from validated structs; botocore's re-check costs CPU on every call.
+        parameter_validation=False,
     )
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
+
 from shopbot.errors import HistoryError
 from shopbot.messages import (
     Message,
@@ -124,6 +126,7 @@ def request_to_wire(
 
 
 CACHE_POINT = {"cachePoint": {"type": "default"}}
+_encode = msgspec.json.encode
 
 
 def _add_cache_points(kwargs: dict[str, Any], stable_messages: int, min_tokens: int) -> None:
@@ -136,13 +139,14 @@ def _add_cache_points(kwargs: dict[str, Any], stable_messages: int, min_tokens: 
     (estimated at 4 bytes a token) is not marked: the model would not cache it.
     """
     system = kwargs.get("system", [])
-    size = len(json.dumps(system))
+    size = len(_encode(system))
     if system and size // 4 >= min_tokens:
         system.append(CACHE_POINT)
     messages = kwargs["messages"]
     marks = {stable_messages - 1, len(messages) - 2}
-    for index, message in enumerate(messages[:-1]):
-        size += len(json.dumps(message))
+    last = max(marks)
+    for index, message in enumerate(messages[: last + 1]):
+        size += len(_encode(message))
         if index in marks and size // 4 >= min_tokens:
             message["content"].append(CACHE_POINT)
 

@@ -1,9 +1,11 @@
 """Sessions in this process's memory: the default for the demo and for embedding.
 
-Bounded in time (a TTL refreshed on use) and in size (least recently used
-sessions go first), so a long-running demo cannot grow without limit; the
-idempotency records share both bounds. Sessions are immutable values, so
-handing them out cannot leak changes back.
+Bounded in time (a TTL refreshed on use; expired sessions are swept out as
+new ones arrive) and in size (least recently used sessions go first), so a
+long-running process cannot grow without limit; the idempotency records share
+both bounds. Sessions are kept as msgpack bytes, as in Redis: about half the
+memory of the objects (text with any non-Latin-1 character costs Python two
+bytes a character), and a loaded session is always a fresh copy.
 
 Turn locks are `asyncio.Lock`s, one per session that someone holds or waits
 for; a lock nobody needs any more is forgotten.
@@ -18,12 +20,17 @@ from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
+import msgspec
+
 from shopbot.errors import SessionBusy
 from shopbot.sessions.store import Claim, Session
 
 __all__ = ["MemorySessionStore"]
 
 V = TypeVar("V")
+
+_encode_session = msgspec.msgpack.Encoder().encode
+_decode_session = msgspec.msgpack.Decoder(Session).decode
 
 
 class MemorySessionStore:
@@ -35,7 +42,7 @@ class MemorySessionStore:
         self.ttl_seconds = ttl_seconds
         self.max_sessions = max_sessions
         self._clock = clock
-        self._sessions: OrderedDict[str, tuple[float, Session]] = OrderedDict()
+        self._sessions: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._claims: OrderedDict[str, tuple[float, Claim]] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
         self._lock_users: Counter[str] = Counter()
@@ -52,11 +59,11 @@ class MemorySessionStore:
             return None
         self._sessions[session_id] = (now + self.ttl_seconds, session)
         self._sessions.move_to_end(session_id)
-        return session
+        return _decode_session(session)
 
     async def save(self, session: Session) -> None:
         """Store the session and evict the least recently used past the bound."""
-        self._put(self._sessions, session.id, self._clock() + self.ttl_seconds, session)
+        self._put(self._sessions, session.id, self._clock() + self.ttl_seconds, _encode_session(session))
 
     async def delete(self, session_id: str) -> bool:
         """Forget the session; True if it existed."""
@@ -115,4 +122,8 @@ class MemorySessionStore:
         entries[key] = (expires, value)
         entries.move_to_end(key)
         while len(entries) > self.max_sessions:
+            entries.popitem(last=False)
+        # Least recently used first is also soonest to expire (one TTL for all): sweep the expired.
+        now = self._clock()
+        while entries and next(iter(entries.values()))[0] <= now:
             entries.popitem(last=False)
