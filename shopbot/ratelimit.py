@@ -26,11 +26,13 @@ log = logging.getLogger(__name__)
 
 
 class RateLimited(ShopbotError):
-    """Too many requests in the last minute (429); `retry_after` says how many seconds to wait."""
+    """Too many requests in the last minute (429); `retry_after` says how many seconds to wait,
+    `scope` which limit was hit ("user" or "address")."""
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, scope: str = "user") -> None:
         super().__init__(f"rate limit exceeded; retry after {retry_after} s")
         self.retry_after = retry_after
+        self.scope = scope
 
 
 class RateLimiter:
@@ -89,7 +91,7 @@ class RateLimiter:
                 # Failing open: an unreachable Redis should not turn every request into an error here.
                 log.warning("rate limit storage unavailable, not limiting: %s", exc.storage_error)
                 return
-            raise RateLimited(max(1, math.ceil(reset_time - time.time())))
+            raise RateLimited(max(1, math.ceil(reset_time - time.time())), axis)
 
     async def aclose(self) -> None:
         """Close the Redis connections, if any."""

@@ -13,6 +13,7 @@ from shopbot.engine import create_engine
 from shopbot.engine.conversations import Conversations
 from shopbot.engine.model import ModelClient
 from shopbot.errors import ShopbotError
+from shopbot.observability import NO_OBSERVER, Observer, configured_model_id
 from shopbot.pricing import Pricing
 from shopbot.sessions import SessionStore, open_session_store
 from shopbot.settings import Settings
@@ -58,20 +59,24 @@ async def open_model(settings: Settings) -> AsyncIterator[ModelClient]:
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    """Open the model, the storefront client and the session store for `settings`."""
+async def open_runtime(settings: Settings, *, observer: Observer = NO_OBSERVER) -> AsyncIterator[Runtime]:
+    """Open the model, the storefront client and the session store for `settings`, reporting to `observer`."""
     store = open_session_store(
         settings.session_store, ttl_seconds=settings.session_ttl_seconds, max_sessions=settings.max_sessions
     )
-    async with open_model(settings) as model, StorefrontClient.from_settings(settings) as storefront:
+    async with (
+        open_model(settings) as model,
+        StorefrontClient.from_settings(settings, observer=observer) as storefront,
+    ):
+        engine = create_engine(model, storefront, settings, observer=observer)
         try:
             conversations = Conversations(
-                create_engine(model, storefront, settings),
+                engine,
                 store,
                 lock_wait=settings.session_lock_wait_seconds,
                 lock_ttl=settings.session_lock_ttl_seconds,
                 replay_ttl=settings.session_ttl_seconds,
-                model_id=settings.bedrock_model_id if settings.model_provider != "offline" else "offline",
+                model_id=configured_model_id(settings),
                 pricing=Pricing(settings.model_prices),
             )
             yield Runtime(conversations, storefront, store)

@@ -105,6 +105,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     cors_allow_origins: tuple[str, ...] = ()
 
+    # Observability. Prometheus metrics at /metrics; with several workers, a directory they share
+    # (set in the process environment: prometheus_client reads it at import).
+    prometheus_multiproc_dir: str | None = None
+    # OpenTelemetry traces over OTLP/HTTP (the `otel` extra); None: on when an endpoint is set.
+    tracing: bool | None = None
+    otel_exporter_otlp_endpoint: HttpUrl | None = None
+    otel_service_name: str = "shopbot"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, env_file: str | Path | None = None) -> Settings:
         """Build settings from environment variables (`os.environ` by default) over an optional `.env` file.
@@ -151,6 +159,9 @@ _NAMES = {
     "server_port": ("SERVER_PORT",),
     "log_level": ("LOG_LEVEL",),
     "cors_allow_origins": ("CORS_ALLOW_ORIGINS",),
+    "prometheus_multiproc_dir": ("PROMETHEUS_MULTIPROC_DIR",),
+    "otel_exporter_otlp_endpoint": ("OTEL_EXPORTER_OTLP_ENDPOINT",),
+    "otel_service_name": ("OTEL_SERVICE_NAME",),
 }
 
 

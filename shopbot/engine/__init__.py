@@ -14,6 +14,7 @@ from shopbot.engine.loop import Engine, TurnResult
 from shopbot.engine.model import ModelClient
 from shopbot.engine.offline import OfflineModel
 from shopbot.engine.scripted import ScriptedModel
+from shopbot.observability.observer import NO_OBSERVER, Observer
 from shopbot.sessions import MemorySessionStore, Session, SessionStore
 from shopbot.settings import Settings
 from shopbot.storefront.client import StorefrontClient
@@ -40,14 +41,21 @@ __all__ = [
 ]
 
 
-def create_engine(model: ModelClient, storefront: StorefrontClient, settings: Settings | None = None) -> Engine:
-    """An engine for `model` with the shop's tools on `storefront`, configured by `settings`."""
+def create_engine(
+    model: ModelClient,
+    storefront: StorefrontClient,
+    settings: Settings | None = None,
+    *,
+    observer: Observer = NO_OBSERVER,
+) -> Engine:
+    """An engine for `model` with the shop's tools on `storefront`, configured by `settings`, reporting to `observer`."""
     settings = settings or Settings()
     return Engine(
         model,
-        Toolbox(storefront),
+        Toolbox(storefront, observer=observer),
         system_prompt=settings.system_prompt,
         max_rounds=settings.max_tool_rounds,
         max_history_turns=settings.history_max_turns,
         turn_timeout=settings.turn_timeout_seconds,
+        observer=observer,
     )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -26,8 +27,10 @@ from shopbot.messages import (
     StopReason,
     TextDelta,
     TextPart,
+    ToolCall,
     Usage,
 )
+from shopbot.observability.observer import NO_OBSERVER, Observer
 from shopbot.tools.dispatcher import ToolActivity, Toolbox, TurnContext
 
 __all__ = ["Engine", "ToolFinished", "ToolStarted", "TurnEvent", "TurnFinished", "TurnResult"]
@@ -85,7 +88,10 @@ TurnEvent = TextDelta | ToolStarted | ToolFinished | TurnFinished
 
 
 class Engine:
-    """Runs shopper turns: asks the model, runs its tool calls, and loops until it answers."""
+    """Runs shopper turns: asks the model, runs its tool calls, and loops until it answers.
+
+    `observer` is told when a turn starts and finishes and when each model call ends.
+    """
 
     def __init__(
         self,
@@ -96,6 +102,7 @@ class Engine:
         max_rounds: int = 8,
         max_history_turns: int = 20,
         turn_timeout: float = 30.0,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self.model = model
         self.toolbox = toolbox
@@ -103,6 +110,7 @@ class Engine:
         self.max_rounds = max_rounds
         self.max_history_turns = max_history_turns
         self.turn_timeout = turn_timeout
+        self.observer = observer
 
     async def run_turn(
         self, history: Sequence[Message], text: str, *, user_id: str, turn_id: str | None = None
@@ -128,51 +136,81 @@ class Engine:
         new: list[Message] = [Message.user(text)]
         activity: list[ToolActivity] = []
         usage = Usage()
-        for round_number in range(1, self.max_rounds + 1):
-            request = self._request(past, new)
-            if stream:
-                async for event in self._stream(request, deadline):
-                    if isinstance(event, TextDelta):
-                        yield event
-                    else:
-                        response = event
+        self.observer.turn_started(context, stream=stream)
+        try:
+            for round_number in range(1, self.max_rounds + 1):
+                request = self._request(past, new)
+                if stream:
+                    async with contextlib.aclosing(self._stream(request, deadline, context)) as events:
+                        async for event in events:
+                            if isinstance(event, TextDelta):
+                                yield event
+                            else:
+                                response = event
+                else:
+                    response = await self._respond(request, deadline, context)
+                usage += response.usage
+                calls = response.message.tool_calls
+                if response.stop_reason is not StopReason.TOOL_USE or not calls:
+                    finished = self._finish(new, _reply(response), activity, round_number, usage, response.stop_reason)
+                    break
+                new.append(_without_reasoning(response.message))
+                for call in calls:
+                    yield ToolStarted(call.id, call.name)
+                runs = await _by(deadline, self.toolbox.run(calls, context))
+                for call, run in zip(calls, runs, strict=True):
+                    yield ToolFinished(call.id, call.name, run.activity.status)
+                activity.extend(run.activity for run in runs)
+                new.append(Message("user", tuple(run.result for run in runs)))
             else:
-                response = await _by(deadline, self.model.respond(request))
-            usage += response.usage
-            calls = response.message.tool_calls
-            if response.stop_reason is not StopReason.TOOL_USE or not calls:
-                yield self._finish(new, _reply(response), activity, round_number, usage, response.stop_reason)
-                return
-            new.append(_without_reasoning(response.message))
-            for call in calls:
-                yield ToolStarted(call.id, call.name)
-            runs = await _by(deadline, self.toolbox.run(calls, context))
-            for call, run in zip(calls, runs, strict=True):
-                yield ToolFinished(call.id, call.name, run.activity.status)
-            activity.extend(run.activity for run in runs)
-            new.append(Message("user", tuple(run.result for run in runs)))
-        yield self._finish(new, ROUND_LIMIT_REPLY, activity, self.max_rounds, usage, None)
+                finished = self._finish(new, ROUND_LIMIT_REPLY, activity, self.max_rounds, usage, None)
+        except BaseException as exc:  # cancelled or closed mid-turn included
+            self.observer.turn_finished(context, None, exc)
+            raise
+        self.observer.turn_finished(context, finished.result, None)
+        yield finished
 
     def _request(self, past: list[Message], new: list[Message]) -> ModelRequest:
         messages = (*past, *new)
         histories.check_request(messages)
         return ModelRequest(self.system_prompt, messages, self.toolbox.specs, stable_messages=len(past))
 
-    async def _stream(self, request: ModelRequest, deadline: float) -> AsyncIterator[TextDelta | ModelResponse]:
-        """The model's stream with its reasoning text left out of the deltas."""
+    async def _respond(self, request: ModelRequest, deadline: float, context: TurnContext) -> ModelResponse:
+        """One model call, by the deadline, reported to the observer."""
+        started = time.perf_counter()
+        try:
+            response = await _by(deadline, self.model.respond(request))
+        except BaseException as exc:
+            self.observer.model_call_finished(context, None, time.perf_counter() - started, exc)
+            raise
+        self.observer.model_call_finished(context, response, time.perf_counter() - started, None)
+        return response
+
+    async def _stream(
+        self, request: ModelRequest, deadline: float, context: TurnContext
+    ) -> AsyncIterator[TextDelta | ModelResponse]:
+        """The model's stream with its reasoning text left out of the deltas, reported to the observer."""
         hidden = ReasoningFilter()
-        # Closed as soon as the turn stops reading (a cancelled turn must not hold a connection).
-        async with contextlib.aclosing(self.model.stream(request)) as events:
-            while True:
-                try:
-                    event = await _by(deadline, anext(events))
-                except StopAsyncIteration:
-                    return
-                if isinstance(event, TextDelta):
-                    if shown := hidden.feed(event.text):
-                        yield TextDelta(shown)
-                else:
-                    yield event
+        started, answered = time.perf_counter(), False
+        try:
+            # Closed as soon as the turn stops reading (a cancelled turn must not hold a connection).
+            async with contextlib.aclosing(self.model.stream(request)) as events:
+                while True:
+                    try:
+                        event = await _by(deadline, anext(events))
+                    except StopAsyncIteration:
+                        return
+                    if isinstance(event, TextDelta):
+                        if shown := hidden.feed(event.text):
+                            yield TextDelta(shown)
+                    else:
+                        answered = True
+                        self.observer.model_call_finished(context, event, time.perf_counter() - started, None)
+                        yield event
+        except BaseException as exc:
+            if not answered:
+                self.observer.model_call_finished(context, None, time.perf_counter() - started, exc)
+            raise
 
     def _finish(
         self,
@@ -213,7 +251,7 @@ def _reply(response: ModelResponse) -> str:
 
 
 def _without_reasoning(message: Message) -> Message:
-    """The assistant's tool-call message with reasoning text and blank text removed."""
+    """The assistant's tool-call message as it is kept: reasoning and blank text removed, inputs storable."""
     parts = []
     for part in message.parts:
         if isinstance(part, TextPart):
@@ -221,5 +259,22 @@ def _without_reasoning(message: Message) -> Message:
             if not text:
                 continue
             part = TextPart(text)
+        elif isinstance(part, ToolCall):
+            part = ToolCall(part.id, part.name, _storable(part.input))
         parts.append(part)
     return Message(message.role, tuple(parts))
+
+
+def _storable(value: Any) -> Any:
+    """`value` with integers too large for msgpack (the session stores' format) written as text.
+
+    Such a number is never a valid tool input anyway; as text, the call still fails
+    validation (the model is told) and the history stays storable.
+    """
+    if isinstance(value, dict):
+        return {key: _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return str(value)
+    return value

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import time
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -36,6 +37,7 @@ from shopbot.errors import (
     StorefrontUnavailable,
     Unauthorized,
 )
+from shopbot.observability.observer import NO_OBSERVER, Observer
 from shopbot.settings import Settings
 from shopbot.storefront.breaker import CircuitBreaker
 from shopbot.storefront.models import (
@@ -60,6 +62,13 @@ _REJECTIONS: dict[str, type[StorefrontRejected]] = {
 # Worth another attempt: the request may not have reached the server, or it
 # failed there in a way that can pass. A bad scheme or proxy setup cannot.
 _TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# The contract's routes with an id in the path, as the templates metrics are labelled with.
+_ROUTE_TEMPLATES = (
+    (re.compile(r"/api/carts/[^/]+/items/[^/]+"), "/api/carts/{user_id}/items/{product_id}"),
+    (re.compile(r"/api/carts/[^/]+/items"), "/api/carts/{user_id}/items"),
+    (re.compile(r"/api/carts/[^/]+"), "/api/carts/{user_id}"),
+    (re.compile(r"/api/products/[^/]+"), "/api/products/{product_id}"),
+)
 
 
 class _Health(msgspec.Struct, frozen=True):
@@ -73,6 +82,7 @@ class StorefrontClient:
     ASGI transport); otherwise the client creates a pooled one and owns it.
     `base_url` may carry a path prefix. Ids are checked against the contract's
     patterns before anything is sent (`InvalidRequest` with status 422).
+    `observer` is told of every HTTP attempt (retries included), by route template.
     """
 
     def __init__(
@@ -86,6 +96,7 @@ class StorefrontClient:
         retries: int = 2,
         backoff: float = 0.05,
         breaker: CircuitBreaker | None = None,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         try:
             url = httpx.URL(base_url)
@@ -104,6 +115,7 @@ class StorefrontClient:
         self._retries = retries
         self._backoff = backoff
         self.breaker = breaker or CircuitBreaker()
+        self.observer = observer
         self._owns_http = http is None
         # Keep every pooled connection alive: the backend is one host, and
         # reconnecting under load costs more than idle sockets do.
@@ -113,7 +125,9 @@ class StorefrontClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, http: httpx.AsyncClient | None = None) -> StorefrontClient:
+    def from_settings(
+        cls, settings: Settings, *, http: httpx.AsyncClient | None = None, observer: Observer = NO_OBSERVER
+    ) -> StorefrontClient:
         """Build a client from the `backend_*` settings."""
         if settings.backend_api_url is None:
             raise ConfigurationError("BACKEND_API_URL is not set: shopbot needs the shop backend's URL")
@@ -127,6 +141,7 @@ class StorefrontClient:
             breaker=CircuitBreaker(
                 failures=settings.backend_breaker_failures, reset_after=settings.backend_breaker_reset_seconds
             ),
+            observer=observer,
         )
 
     async def aclose(self) -> None:
@@ -266,9 +281,7 @@ class StorefrontClient:
             if attempt:
                 await asyncio.sleep(_delay(self._backoff, attempt - 1))
             try:
-                response = await self._http.request(
-                    method, self._base_url + path, params=params, json=json, headers=headers
-                )
+                response = await self._attempt(method, path, params=params, json=json, headers=headers)
             except _TRANSIENT as exc:
                 failure = StorefrontUnavailable(f"{route}: {type(exc).__name__}: {exc}")
                 failure.__cause__ = exc
@@ -281,6 +294,25 @@ class StorefrontClient:
                 return _decode(route, response, decode_as)
             failure = StorefrontUnavailable(f"{route}: storefront answered {response.status_code}")
         raise failure
+
+    async def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One HTTP request, reported to the observer by its route template."""
+        route, started = _route(method, path), time.perf_counter()
+        try:
+            response = await self._http.request(method, self._base_url + path, **kwargs)
+        except Exception:
+            self.observer.storefront_request_finished(route, None, time.perf_counter() - started)
+            raise
+        self.observer.storefront_request_finished(route, response.status_code, time.perf_counter() - started)
+        return response
+
+
+def _route(method: str, path: str) -> str:
+    """`GET /api/carts/{user_id}` for `GET /api/carts/guest:42`: the route without its ids."""
+    for pattern, template in _ROUTE_TEMPLATES:
+        if pattern.fullmatch(path):
+            return f"{method} {template}"
+    return f"{method} {path}"
 
 
 def _delay(backoff: float, attempt: int) -> float:

@@ -24,6 +24,7 @@ from shopbot.errors import (
     StorefrontUnavailable,
 )
 from shopbot.messages import ToolCall, ToolResult, ToolSpec
+from shopbot.observability.observer import NO_OBSERVER, Observer
 from shopbot.storefront.client import StorefrontClient
 from shopbot.tools import specs, views
 from shopbot.tools.schema import tool_spec
@@ -119,11 +120,19 @@ class Toolbox:
 
     `max_parallel` bounds how many calls of one message hit the storefront at
     once; calls past `max_calls` in one message are refused with an error
-    result, so a runaway model cannot fan out without limit.
+    result, so a runaway model cannot fan out without limit. `observer` is told as each call ends.
     """
 
-    def __init__(self, storefront: StorefrontClient, *, max_parallel: int = 8, max_calls: int = 16) -> None:
+    def __init__(
+        self,
+        storefront: StorefrontClient,
+        *,
+        max_parallel: int = 8,
+        max_calls: int = 16,
+        observer: Observer = NO_OBSERVER,
+    ) -> None:
         self.storefront = storefront
+        self.observer = observer
         self.max_parallel = max_parallel
         self.max_calls = max_calls
         self.specs: tuple[ToolSpec, ...] = tuple(tool_spec(name, specs.TOOL_INPUTS[name]) for name in HANDLERS)
@@ -134,7 +143,9 @@ class Toolbox:
 
         async def run_one(index: int, call: ToolCall) -> ToolRun:
             if index >= self.max_calls:
-                return _refused(call, f"Too many tool calls in one message (at most {self.max_calls}); ask again.")
+                run = _refused(call, f"Too many tool calls in one message (at most {self.max_calls}); ask again.")
+                self.observer.tool_call_finished(context, call, run.activity, 0.0, None)
+                return run
             async with gate:
                 return await self.run_call(call, context)
 
@@ -146,8 +157,17 @@ class Toolbox:
         return [task.result() for task in tasks]
 
     async def run_call(self, call: ToolCall, context: TurnContext) -> ToolRun:
-        """Run one call; every failure becomes an error result."""
+        """Run one call; every failure becomes an error result (`CircuitOpen` and cancellation raise)."""
         started = time.perf_counter()
+        try:
+            run = await self._dispatch(call, context, started)
+        except BaseException as exc:
+            self.observer.tool_call_finished(context, call, None, time.perf_counter() - started, exc)
+            raise
+        self.observer.tool_call_finished(context, call, run.activity, time.perf_counter() - started, None)
+        return run
+
+    async def _dispatch(self, call: ToolCall, context: TurnContext, started: float) -> ToolRun:
         handler = HANDLERS.get(call.name)
         if handler is None:
             return _refused(call, f"Unknown tool {call.name!r}. Use one of: {', '.join(HANDLERS)}.")

@@ -1,18 +1,19 @@
 """The Litestar app: wiring only.
 
 `create_app(settings)` opens the runtime (model, storefront client, session
-store) in the app's lifespan; tests and embedders may pass an open `runtime`.
+store) in the app's lifespan; tests and embedders may pass an open `runtime`
+(and the `metrics` its observer reports to). `GET /metrics` serves the metrics.
 """
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sized
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Request, get
+from litestar import Litestar, Request, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
@@ -23,7 +24,10 @@ from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopbot import __version__
+from shopbot.errors import ConfigurationError
 from shopbot.logs import request_id
+from shopbot.observability import Observer, Observers, tracing_enabled
+from shopbot.observability.metrics import CONTENT_TYPE, Metrics
 from shopbot.ratelimit import RateLimiter
 from shopbot.runtime import Runtime, open_runtime
 from shopbot.settings import Settings
@@ -34,8 +38,10 @@ from shopbot.web.routes import (
     SessionController,
     health,
     readiness,
+    record_turn,
     service_info,
 )
+from shopbot.web.schemas import ErrorResponse
 
 __all__ = ["create_app"]
 
@@ -45,22 +51,40 @@ _SWAGGER = SwaggerRenderPlugin(path="/swagger")
 _REDOC = RedocRenderPlugin(path="/redoc")
 
 
-def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Litestar:
+def create_app(settings: Settings, *, runtime: Runtime | None = None, metrics: Metrics | None = None) -> Litestar:
     """The chat service's ASGI app for `settings`.
 
-    Raises `ConfigurationError` at once for an unusable auth configuration.
+    Raises `ConfigurationError` at once for an unusable auth or metrics configuration.
     """
     authenticator = Authenticator(settings)
+    metrics = metrics or Metrics.from_settings(settings)
+    open_tracing = _tracing(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.authenticator = authenticator
+        app.state.metrics = metrics
         async with contextlib.AsyncExitStack() as stack:
+            stack.callback(metrics.close)
             limiter = RateLimiter.from_settings(settings)
             stack.push_async_callback(limiter.aclose)
             app.state.limiter = limiter
-            app.state.runtime = runtime or await stack.enter_async_context(open_runtime(settings))
+            if runtime is None:
+                observer: Observer = metrics
+                if open_tracing is not None:
+                    observer = Observers(metrics, stack.enter_context(open_tracing(settings)))
+                app.state.runtime = await stack.enter_async_context(open_runtime(settings, observer=observer))
+            else:
+                app.state.runtime = runtime
             yield
+
+    def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorResponse]:
+        response = error_response(request, exc)
+        code = response.content.error.partition(":")[0]
+        metrics.request_refused(response.status_code, code, scope=getattr(exc, "scope", None))
+        if request.method == "POST" and request.url.path in _CHAT_PATHS:
+            record_turn(request, code)
+        return response
 
     return Litestar(
         route_handlers=[
@@ -73,6 +97,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Litesta
             openapi_json,
             swagger_ui,
             redoc,
+            metrics_page,
         ],
         dependencies={
             "runtime": Provide(_runtime, sync_to_thread=False),
@@ -83,7 +108,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Litesta
         lifespan=[lifespan],
         middleware=[RequestIdMiddleware],
         request_class=JsonRequest,
-        exception_handlers={Exception: error_response},
+        exception_handlers={Exception: handle_error},
         cors_config=_cors(settings.cors_allow_origins),
         request_max_body_size=MAX_BODY_BYTES,
         logging_config=None,
@@ -95,6 +120,20 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Litesta
             render_plugins=[_SWAGGER, _REDOC],
         ),
     )
+
+
+_CHAT_PATHS = frozenset({ChatController.path, f"{ChatController.path}/stream"})
+
+
+def _tracing(settings: Settings) -> Callable[[Settings], contextlib.AbstractContextManager[Observer]] | None:
+    """`open_tracing` when tracing is configured (opentelemetry is imported only then), else None."""
+    if not tracing_enabled(settings):
+        return None
+    try:
+        from shopbot.observability.tracing import open_tracing
+    except ImportError as exc:
+        raise ConfigurationError(f"tracing needs the otel extra (pip install 'shopbot[otel]'): {exc}") from None
+    return open_tracing
 
 
 def _runtime(state: State) -> Runtime:
@@ -130,6 +169,15 @@ def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
 async def demo_page() -> bytes:
     """The chat widget: one static page, nothing loaded from elsewhere."""
     return _DEMO_PAGE.read_bytes()
+
+
+@get("/metrics", include_in_schema=False, cache_control=CacheControlHeader(no_store=True))
+async def metrics_page(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """The Prometheus metrics, in the text exposition format."""
+    state = request.app.state
+    if isinstance(state.runtime.store, Sized):  # the memory store; Redis has no cheap count
+        state.metrics.sessions(len(state.runtime.store))
+    return Response(state.metrics.exposition(), media_type=CONTENT_TYPE)
 
 
 @get("/openapi.json", include_in_schema=False, media_type=MediaType.JSON)

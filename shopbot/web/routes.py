@@ -40,7 +40,7 @@ from shopbot.web.schemas import (
     TurnUsage,
 )
 
-__all__ = ["ChatController", "SessionController", "health", "readiness", "service_info"]
+__all__ = ["ChatController", "SessionController", "health", "readiness", "record_turn", "service_info"]
 
 log = logging.getLogger("shopbot.web")
 
@@ -113,6 +113,7 @@ class ChatController(Controller):
             caller=caller.identity,
         )
         _log_turn(reply, started)
+        record_turn(request, "success")
         return chat_response(reply)
 
     @post(
@@ -167,7 +168,18 @@ async def _admit(
     request.state.session_id = data.session_id or ""
     shopper = authenticator.shopper(caller, data.user_id)
     await limiter.check(user=shopper or caller.user_id, address=request.client.host if request.client else None)
+    request.state.turn_started = time.perf_counter()
     return shopper
+
+
+def record_turn(request: Request[Any, Any, Any], outcome: str) -> None:
+    """Count a chat request's outcome (`success` or its error code), with its latency once admitted."""
+    started = request.scope.get("state", {}).get("turn_started")
+    request.app.state.metrics.chat_turn(
+        outcome,
+        stream=request.url.path.endswith("/stream"),
+        seconds=None if started is None else time.perf_counter() - started,
+    )
 
 
 async def _stream(
@@ -180,10 +192,12 @@ async def _stream(
                 yield _event_message(event)
                 if isinstance(event, ChatReply):
                     _log_turn(event, started)
+                    record_turn(request, "success")
                     return
                 event = await anext(events)
     except Exception as exc:
         _, body = error_body(request, exc)
+        record_turn(request, body.error.partition(":")[0])
         yield ServerSentEventMessage(event="error", data=_json(body))
 
 
