@@ -29,6 +29,7 @@ from shopbot.messages import TextDelta, Usage
 from shopbot.pricing import Pricing
 from shopbot.sessions.store import Session, SessionStore
 from shopbot.tools.dispatcher import ToolActivity
+from shopbot.tools.views import compact_result
 
 __all__ = ["ChatEvent", "ChatReply", "Conversations", "guest_id"]
 
@@ -36,6 +37,8 @@ __all__ = ["ChatEvent", "ChatReply", "Conversations", "guest_id"]
 # limits to 128 characters of [A-Za-z0-9._:@-].
 SESSION_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 REPLAY_POLL_SECONDS = 0.02
+# Turns whose tool results are kept whole; older ones keep product ids, names and prices only.
+FULL_RESULT_TURNS = 2
 
 
 class ChatReply(msgspec.Struct, frozen=True):
@@ -173,6 +176,7 @@ class Conversations:
                 else:
                     yield event
             history = histories.trim([*session.history, *turn.messages], self.engine.max_history_turns)
+            history = histories.compact(history, FULL_RESULT_TURNS, compact_result)
             await self.store.save(msgspec.structs.replace(session, history=tuple(history), updated_at=time.time()))
         cost = self.pricing.cost(self.model_id, turn.usage)
         yield ChatReply(turn.reply, session_id, shopper, turn.tool_calls, turn.model_calls, turn.usage, cost)

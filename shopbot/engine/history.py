@@ -14,12 +14,12 @@ back to its longest valid run of whole turns) rather than sent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from shopbot.errors import HistoryError
 from shopbot.messages import Message, TextPart, ToolCall, ToolResult
 
-__all__ = ["check_request", "check_stored", "repair", "split_turns", "trim"]
+__all__ = ["check_request", "check_stored", "compact", "repair", "split_turns", "trim"]
 
 
 def _check_parts(index: int, message: Message) -> None:
@@ -112,3 +112,28 @@ def trim(history: Sequence[Message], max_turns: int) -> list[Message]:
     if len(turns) <= max_turns:
         return list(history)
     return [message for turn in turns[-max_turns:] for message in turn]
+
+
+def compact(history: Sequence[Message], keep_turns: int, shorten: Callable[[str], str]) -> list[Message]:
+    """The history with the tool results of all but the last `keep_turns` turns passed through `shorten`.
+
+    Older results are re-sent on every call of every later turn; what a shopper
+    refers back to ("add the HP") needs far less than what answered the question.
+    Only result contents change, so a valid history stays valid.
+    """
+    turns = split_turns(history)
+    old = turns[: max(0, len(turns) - keep_turns)]
+    compacted = [_shortened(message, shorten) for turn in old for message in turn]
+    return compacted + [message for turn in turns[len(old) :] for message in turn]
+
+
+def _shortened(message: Message, shorten: Callable[[str], str]) -> Message:
+    if not message.tool_results:
+        return message
+    parts = tuple(
+        ToolResult(part.tool_call_id, shorten(part.content), part.is_error)
+        if isinstance(part, ToolResult) and not part.is_error
+        else part
+        for part in message.parts
+    )
+    return Message(message.role, parts)

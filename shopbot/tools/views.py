@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from shopbot.storefront.models import (
     Cart,
     CategoryList,
@@ -18,7 +20,14 @@ from shopbot.storefront.models import (
     Recommendations,
 )
 
-__all__ = ["cart_view", "categories_view", "product_detail_view", "product_page_view", "recommendations_view"]
+__all__ = [
+    "cart_view",
+    "categories_view",
+    "compact_result",
+    "product_detail_view",
+    "product_page_view",
+    "recommendations_view",
+]
 
 SUMMARY_DESCRIPTION_CHARS = 80
 DETAIL_DESCRIPTION_CHARS = 300
@@ -91,3 +100,35 @@ def cart_view(cart: Cart) -> dict[str, Any]:
 def recommendations_view(recommendations: Recommendations) -> dict[str, Any]:
     """Recommended products and why they were chosen."""
     return {"strategy": recommendations.strategy, "items": [product_summary(p) for p in recommendations.items]}
+
+
+# What an older turn's product still needs to say: which product, at what price.
+_REMEMBERED = ("id", "name", "price", "currency")
+_decode_any = msgspec.json.Decoder()
+_encode = msgspec.json.Encoder()
+
+
+def compact_result(content: str) -> str:
+    """An older tool result cut down to what later turns refer to: product ids, names and prices.
+
+    Search pages, recommendations and product details keep each product's id,
+    name and price; carts, categories and error texts are small and stay whole.
+    """
+    try:
+        view = _decode_any.decode(content)
+    except msgspec.DecodeError:
+        return content
+    if not isinstance(view, dict):
+        return content
+    if isinstance(view.get("items"), list) and "item_count" not in view:
+        items = [_remembered(item) for item in view["items"]]
+        view = {**view, "items": items}
+    elif "id" in view and "name" in view:
+        view = _remembered(view)
+    else:
+        return content
+    return _encode.encode(view).decode()
+
+
+def _remembered(product: Any) -> Any:
+    return {key: product[key] for key in _REMEMBERED if key in product} if isinstance(product, dict) else product

@@ -132,3 +132,16 @@ def test_check_request_refuses_what_converse_refuses(messages: list[Message], re
 def test_stored_history_must_end_with_an_answer() -> None:
     with pytest.raises(HistoryError, match="end with the assistant"):
         histories.check_stored([Message.user("a")])
+
+
+@given(valid_histories(), st.integers(0, 4))
+def test_compacting_old_results_keeps_the_history_valid_and_the_recent_turns_whole(
+    history: list[Message], keep: int
+) -> None:
+    compacted = histories.compact(history, keep, lambda content: "{}")
+    histories.check_stored(compacted)
+    assert len(compacted) == len(history)
+    turns, kept = histories.split_turns(history), histories.split_turns(compacted)
+    assert kept[len(kept) - min(keep, len(kept)) :] == turns[len(turns) - min(keep, len(turns)) :]
+    for before, after in zip(history, compacted, strict=True):
+        assert [type(p) for p in before.parts] == [type(p) for p in after.parts]

@@ -154,3 +154,19 @@ async def test_a_shoppers_cart_is_never_touched_by_another(storefront, plays) ->
     for shopper in SHOPPERS:
         cart = await storefront.get_cart(f"{run_id}-{shopper}")
         assert {line.product_id: line.quantity for line in cart.items} == expected[shopper]
+
+
+def test_compacted_results_keep_what_later_turns_refer_to() -> None:
+    page = json.dumps(
+        {"total": 1, "items": [{"id": "hp-pavilion-15", "name": "HP Pavilion 15", "price": "799.99",
+                                "currency": "USD", "category": "laptops", "stock": 12, "about": "15.6in FHD"}]}
+    )
+    assert json.loads(views.compact_result(page)) == {
+        "total": 1,
+        "items": [{"id": "hp-pavilion-15", "name": "HP Pavilion 15", "price": "799.99", "currency": "USD"}],
+    }
+    detail = json.dumps({"id": "x", "name": "X", "price": "1.00", "currency": "USD", "attributes": {"a": "b"}})
+    assert json.loads(views.compact_result(detail)) == {"id": "x", "name": "X", "price": "1.00", "currency": "USD"}
+    cart = json.dumps({"currency": "USD", "item_count": 1, "subtotal": "1.00", "items": [{"product_id": "x"}]})
+    for unchanged in (cart, "not_found: no such product", "[1, 2]"):
+        assert views.compact_result(unchanged) == unchanged
