@@ -16,7 +16,7 @@ load comes from this process through one pooled httpx client.
      engine+aioboto3  `Conversations` in this process: aioboto3 -> the endpoint process, httpx -> the shop process
      engine+shop      `Conversations` in this process: the offline model in-process, httpx -> the shop process
      engine           `Conversations` in this process: the offline model, and a storefront stub
-                      answering a recorded search page (the loop's own cost, as bench/engine_turn.py)
+                      answering a recorded search page (the loop's own cost)
    The differences are the HTTP API, the two model calls over aioboto3, and the search over HTTP.
 """
 

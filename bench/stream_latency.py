@@ -21,10 +21,7 @@ import httpx
 
 from shopbot.engine.offline import OfflineModel
 from shopbot.mock_bedrock import create_converse_app
-from shopbot.serving import serve_in_background
-from shopbot.settings import Settings
-from shopbot.shop.app import create_storefront_app
-from shopbot.web import create_app
+from shopbot.serving import serve_local_service
 
 QUESTION = {"message": "Show me laptops under $1000"}
 
@@ -47,17 +44,9 @@ async def whole(client: httpx.AsyncClient) -> float:
 
 async def main(turns: int, latency_ms: float, chunk_ms: float) -> dict:
     model_app = create_converse_app(OfflineModel(), latency_ms=latency_ms, stream_chunk_ms=chunk_ms)
-    async with serve_in_background(model_app) as model_url, serve_in_background(create_storefront_app()) as shop_url:
-        settings = Settings(
-            model_provider="bedrock",
-            bedrock_endpoint_url=model_url,
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-            backend_api_url=shop_url,
-            rate_limit_per_user=0,
-            rate_limit_per_address=0,
-        )
-        async with serve_in_background(create_app(settings)) as url, httpx.AsyncClient(base_url=url, timeout=60) as client:
+    unlimited = {"rate_limit_per_user": 0, "rate_limit_per_address": 0}
+    async with serve_local_service(model_app=model_app, **unlimited) as local:
+        async with httpx.AsyncClient(base_url=local.url, timeout=60) as client:
             await whole(client)  # warm-up
             samples = [await streamed(client) for _ in range(turns)]
             plain = [await whole(client) for _ in range(turns)]

@@ -13,11 +13,11 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import uvicorn
 
-__all__ = ["serve_in_background", "serve_in_thread"]
+__all__ = ["LocalService", "serve_in_background", "serve_in_thread", "serve_local_service"]
 
 _STARTUP_TIMEOUT = 10.0
 
@@ -102,3 +102,39 @@ def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iter
     finally:
         server.stop()
         server.join()
+
+
+class LocalService(NamedTuple):
+    """The chat service on loopback: its URL, the local Converse endpoint's, the shop's, and its settings."""
+
+    url: str
+    model_url: str
+    shop_url: str
+    settings: Any
+
+
+@contextlib.asynccontextmanager
+async def serve_local_service(
+    *, model_app: Any = None, shop_app: Any = None, **settings: Any
+) -> AsyncIterator[LocalService]:
+    """The whole service on real loopback ports, on Bedrock's wire protocol, for tests and benchmarks.
+
+    The model is the offline one behind the local Converse endpoint (or `model_app`), the shop
+    is the reference storefront with its demo catalog (or `shop_app`); `settings` override the
+    service's `Settings` (dummy AWS keys by default).
+    """
+    # Imported here: the generic helpers above must not pull the whole service in.
+    from shopbot.engine.offline import OfflineModel
+    from shopbot.mock_bedrock import create_converse_app
+    from shopbot.settings import Settings
+    from shopbot.shop.app import create_storefront_app
+    from shopbot.web import create_app
+
+    async with (
+        serve_in_background(model_app or create_converse_app(OfflineModel())) as model_url,
+        serve_in_background(shop_app or create_storefront_app(":memory:")) as shop_url,
+    ):
+        values = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", **settings}
+        config = Settings(model_provider="bedrock", bedrock_endpoint_url=model_url, backend_api_url=shop_url, **values)
+        async with serve_in_background(create_app(config)) as url:
+            yield LocalService(url, model_url, shop_url, config)

@@ -115,16 +115,20 @@ def trim(history: Sequence[Message], max_turns: int) -> list[Message]:
 
 
 def compact(history: Sequence[Message], keep_turns: int, shorten: Callable[[str], str]) -> list[Message]:
-    """The history with the tool results of all but the last `keep_turns` turns passed through `shorten`.
+    """The history with the tool results of the turn just past the last `keep_turns` passed through `shorten`.
 
     Older results are re-sent on every call of every later turn; what a shopper
     refers back to ("add the HP") needs far less than what answered the question.
-    Only result contents change, so a valid history stays valid.
+    Called after every turn, this shortens each turn once, as it ages out of the
+    last `keep_turns` (turns before it were shortened when they aged). Only
+    result contents change, so a valid history stays valid.
     """
     turns = split_turns(history)
-    old = turns[: max(0, len(turns) - keep_turns)]
-    compacted = [_shortened(message, shorten) for turn in old for message in turn]
-    return compacted + [message for turn in turns[len(old) :] for message in turn]
+    aging = len(turns) - keep_turns - 1
+    if aging < 0:
+        return list(history)
+    turns[aging] = [_shortened(message, shorten) for message in turns[aging]]
+    return [message for turn in turns for message in turn]
 
 
 def _shortened(message: Message, shorten: Callable[[str], str]) -> Message:

@@ -86,29 +86,28 @@ def error_body(request: Request[Any, Any, Any], exc: Exception) -> tuple[int, Er
     return status, ErrorResponse(RESPONSE_TEXT.get(status, RESPONSE_TEXT[400]), session_id, error)
 
 
+# The known failures, in the order they are checked (subclasses before their bases).
+# `{}` in an error code takes the exception's message: the reason a credential was refused.
+_KNOWN: tuple[tuple[type[Exception], int, str], ...] = (
+    (NotAuthenticated, 401, "unauthorized: {}"),
+    (Forbidden, 403, "forbidden: {}"),
+    (SessionNotFound, 404, "session_not_found"),
+    (SessionBusy, 409, "session_busy"),
+    (IdempotencyConflict, 422, "idempotency_key_reused"),
+    (RateLimited, 429, "rate_limited"),
+    (SessionStoreUnavailable, 503, "session_store_unavailable"),
+    (TurnTimeout, 503, "turn_timeout"),
+    (ModelUnavailable, 503, "model_unavailable"),
+    (StorefrontUnavailable, 503, "storefront_unavailable"),
+)
+
+
 def _classify(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, ValidationException):
         return 400, f"invalid_request: {_validation_reason(exc)}"
-    if isinstance(exc, NotAuthenticated):
-        return 401, f"unauthorized: {exc}"
-    if isinstance(exc, Forbidden):
-        return 403, f"forbidden: {exc}"
-    if isinstance(exc, SessionNotFound):
-        return 404, "session_not_found"
-    if isinstance(exc, SessionBusy):
-        return 409, "session_busy"
-    if isinstance(exc, IdempotencyConflict):
-        return 422, "idempotency_key_reused"
-    if isinstance(exc, RateLimited):
-        return 429, "rate_limited"
-    if isinstance(exc, SessionStoreUnavailable):
-        return 503, "session_store_unavailable"
-    if isinstance(exc, TurnTimeout):
-        return 503, "turn_timeout"
-    if isinstance(exc, ModelUnavailable):
-        return 503, "model_unavailable"
-    if isinstance(exc, StorefrontUnavailable):
-        return 503, "storefront_unavailable"
+    for kind, status, error in _KNOWN:
+        if isinstance(exc, kind):
+            return status, error.format(exc)
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         if exc.status_code == 400:
             return 400, f"invalid_request: {exc.detail}"

@@ -12,7 +12,9 @@ from shopbot.engine import history as histories
 from shopbot.errors import HistoryError
 from shopbot.messages import Message, TextPart, ToolCall, ToolResult
 
-words = st.text(alphabet=string.ascii_letters + " ", min_size=1, max_size=20).filter(str.strip)
+words = st.text(alphabet=string.ascii_letters + " ", min_size=1, max_size=20).filter(
+    str.strip
+)
 
 
 @st.composite
@@ -21,10 +23,15 @@ def turns(draw: st.DrawFn, prefix: str = "t") -> list[Message]:
     messages = [Message.user(draw(words))]
     for round_index in range(draw(st.integers(0, 3))):
         count = draw(st.integers(1, 3))
-        calls = tuple(ToolCall(f"{prefix}{round_index}_{i}", "view_cart", {}) for i in range(count))
+        calls = tuple(
+            ToolCall(f"{prefix}{round_index}_{i}", "view_cart", {})
+            for i in range(count)
+        )
         text = (TextPart(draw(words)),) if draw(st.booleans()) else ()
         messages.append(Message("assistant", text + calls))
-        results = tuple(ToolResult(c.id, '{"ok":true}', draw(st.booleans())) for c in calls)
+        results = tuple(
+            ToolResult(c.id, '{"ok":true}', draw(st.booleans())) for c in calls
+        )
         messages.append(Message("user", results))
     messages.append(Message.assistant(draw(words)))
     return messages
@@ -41,7 +48,9 @@ def corrupt(history: list[Message], data: st.DataObject) -> list[Message]:
     if not history:
         return [Message("assistant", (TextPart("hi"),))]
     index = data.draw(st.integers(0, len(history) - 1))
-    kind = data.draw(st.sampled_from(["drop", "duplicate", "empty_text", "orphan_call", "truncate"]))
+    kind = data.draw(
+        st.sampled_from(["drop", "duplicate", "empty_text", "orphan_call", "truncate"])
+    )
     broken = list(history)
     if kind == "drop":
         del broken[index]
@@ -63,7 +72,9 @@ def test_generated_histories_are_valid(history: list[Message]) -> None:
 
 @given(valid_histories(), st.data())
 @settings(max_examples=300)
-def test_repair_always_returns_a_valid_prefix(history: list[Message], data: st.DataObject) -> None:
+def test_repair_always_returns_a_valid_prefix(
+    history: list[Message], data: st.DataObject
+) -> None:
     broken = corrupt(history, data)
     repaired = histories.repair(broken)
     histories.check_stored(repaired)
@@ -79,7 +90,9 @@ def test_repair_keeps_a_valid_history_whole(history: list[Message]) -> None:
 def test_trim_keeps_whole_turns(history: list[Message], max_turns: int) -> None:
     trimmed = histories.trim(history, max_turns)
     histories.check_stored(trimmed)
-    assert len(histories.split_turns(trimmed)) == min(max_turns, len(histories.split_turns(history)))
+    assert len(histories.split_turns(trimmed)) == min(
+        max_turns, len(histories.split_turns(history))
+    )
     assert trimmed == history[len(history) - len(trimmed) :]
 
 
@@ -90,9 +103,19 @@ def test_trim_keeps_whole_turns(history: list[Message], max_turns: int) -> None:
         ([Message.assistant("hi")], "start with a user"),
         ([Message.user("a"), Message.user("b")], "same role"),
         ([Message.user(" ")], "empty text"),
-        ([Message.user("a"), Message("assistant", (ToolCall("x", "view_cart", {}),))], "end with a user"),
         (
-            [Message.user("a"), Message("assistant", (ToolCall("x", "view_cart", {}),)), Message.user("b")],
+            [
+                Message.user("a"),
+                Message("assistant", (ToolCall("x", "view_cart", {}),)),
+            ],
+            "end with a user",
+        ),
+        (
+            [
+                Message.user("a"),
+                Message("assistant", (ToolCall("x", "view_cart", {}),)),
+                Message.user("b"),
+            ],
             "not answered",
         ),
         (
@@ -119,12 +142,28 @@ def test_trim_keeps_whole_turns(history: list[Message], max_turns: int) -> None:
             ],
             "mixes",
         ),
-        ([Message.user("a"), Message.assistant("b"), Message("user", (ToolResult("x", "{}"),))], "not answered"),
+        (
+            [
+                Message.user("a"),
+                Message.assistant("b"),
+                Message("user", (ToolResult("x", "{}"),)),
+            ],
+            "not answered",
+        ),
         ([Message("user", (ToolResult("x", "{}"),))], "start with a user"),
-        ([Message.user("a"), Message.assistant("b"), Message("user", (ToolResult("x", " "),))], "empty tool result"),
+        (
+            [
+                Message.user("a"),
+                Message.assistant("b"),
+                Message("user", (ToolResult("x", " "),)),
+            ],
+            "empty tool result",
+        ),
     ],
 )
-def test_check_request_refuses_what_converse_refuses(messages: list[Message], reason: str) -> None:
+def test_check_request_refuses_what_converse_refuses(
+    messages: list[Message], reason: str
+) -> None:
     with pytest.raises(HistoryError, match=reason):
         histories.check_request(messages)
 
@@ -134,14 +173,44 @@ def test_stored_history_must_end_with_an_answer() -> None:
         histories.check_stored([Message.user("a")])
 
 
-@given(valid_histories(), st.integers(0, 4))
-def test_compacting_old_results_keeps_the_history_valid_and_the_recent_turns_whole(
-    history: list[Message], keep: int
+@given(st.lists(turns(), max_size=6), st.integers(0, 3))
+def test_compacting_after_every_turn_shortens_all_but_the_recent_turns(
+    played: list[list[Message]], keep: int
 ) -> None:
-    compacted = histories.compact(history, keep, lambda content: "{}")
-    histories.check_stored(compacted)
-    assert len(compacted) == len(history)
-    turns, kept = histories.split_turns(history), histories.split_turns(compacted)
-    assert kept[len(kept) - min(keep, len(kept)) :] == turns[len(turns) - min(keep, len(turns)) :]
-    for before, after in zip(history, compacted, strict=True):
-        assert [type(p) for p in before.parts] == [type(p) for p in after.parts]
+    # As Conversations does: after each turn, the turn that ages out is shortened, once.
+    history: list[Message] = []
+    for n, turn in enumerate(played):
+        turn = [
+            Message(
+                m.role,
+                tuple(
+                    ToolResult(f"t{n}{p.tool_call_id}", p.content, p.is_error)
+                    if isinstance(p, ToolResult)
+                    else ToolCall(f"t{n}{p.id}", p.name, p.input)
+                    if isinstance(p, ToolCall)
+                    else p
+                    for p in m.parts
+                ),
+            )
+            for m in turn
+        ]
+        history = histories.compact(
+            [*history, *turn], keep, lambda content: "short:" + content
+        )
+        histories.check_stored(history)
+    split = histories.split_turns(history)
+    recent = split[len(split) - min(keep, len(split)) :]
+    old = split[: len(split) - len(recent)]
+    for turn in recent:
+        assert not any(
+            r.content.startswith("short:") for m in turn for r in m.tool_results
+        )
+    for turn in old:  # shortened exactly once; error results left as they are
+        assert all(
+            r.content.startswith("short:") != r.is_error
+            for m in turn
+            for r in m.tool_results
+        )
+        assert not any(
+            r.content.startswith("short:short:") for m in turn for r in m.tool_results
+        )

@@ -22,11 +22,9 @@ from shopbot.errors import (
     NotFound,
     StorefrontUnavailable,
 )
-from shopbot.mock_bedrock import create_converse_app
 from shopbot.observability.metrics import Metrics
-from shopbot.serving import serve_in_background
+from shopbot.serving import serve_local_service
 from shopbot.settings import Settings
-from shopbot.shop.app import create_storefront_app
 from shopbot.storefront.client import StorefrontClient
 from shopbot.tools.dispatcher import Toolbox
 from shopbot.web import create_app
@@ -185,27 +183,16 @@ async def test_storefront_failures_are_counted_by_route_and_status_class(metrics
 
 async def test_tokens_match_what_the_converse_endpoint_reported() -> None:
     """The whole service on Bedrock's wire: the token counters equal the local endpoint's own totals."""
-    async with (
-        serve_in_background(create_converse_app(OfflineModel())) as model_url,
-        serve_in_background(create_storefront_app(":memory:")) as shop_url,
-    ):
-        settings = Settings(
-            model_provider="bedrock",
-            bedrock_endpoint_url=model_url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            backend_api_url=shop_url,
-        )
-        async with serve_in_background(create_app(settings)) as url, httpx.AsyncClient() as http:
-            replies = []
-            for message in ("Show me laptops under $1000", "Add the HP Pavilion 15 to my cart", "What's in my cart?"):
-                session = replies[-1]["session_id"] if replies else None
-                response = await http.post(f"{url}/api/v1/chat", json={"message": message, "session_id": session})
-                replies.append(response.json())
-            exposition = (await http.get(f"{url}/metrics")).text
-            stats = (await http.get(f"{model_url}/_mock/stats")).json()
+    async with serve_local_service() as local, httpx.AsyncClient() as http:
+        replies = []
+        for message in ("Show me laptops under $1000", "Add the HP Pavilion 15 to my cart", "What's in my cart?"):
+            session = replies[-1]["session_id"] if replies else None
+            response = await http.post(f"{local.url}/api/v1/chat", json={"message": message, "session_id": session})
+            replies.append(response.json())
+        exposition = (await http.get(f"{local.url}/metrics")).text
+        stats = (await http.get(f"{local.model_url}/_mock/stats")).json()
 
-    model = settings.bedrock_model_id
+    model = local.settings.bedrock_model_id
     assert stats["input_tokens"] > 0 and stats["output_tokens"] > 0
     assert value(exposition, "shopbot_model_tokens_total", model=model, type="input") == stats["input_tokens"]
     assert value(exposition, "shopbot_model_tokens_total", model=model, type="output") == stats["output_tokens"]

@@ -9,13 +9,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from shopbot.engine.offline import OfflineModel
 from shopbot.logs import configure_logging
-from shopbot.mock_bedrock import create_converse_app
-from shopbot.serving import serve_in_background
-from shopbot.settings import Settings
+from shopbot.serving import serve_local_service
 from shopbot.shop.app import create_storefront_app
-from shopbot.web import create_app
 
 BACKEND_KEY = "canary-backend-key-7c1f9a"
 ACCESS_KEY = "AKIA" + "CANARY7C1F9A2B3D"  # assembled: a fake key, but no key-shaped literal in the repo
@@ -40,31 +36,26 @@ def captured_logs() -> Iterator[io.StringIO]:
 
 
 async def test_no_canary_reaches_the_logs_at_debug(captured_logs: io.StringIO) -> None:
-    async with (
-        serve_in_background(create_converse_app(OfflineModel())) as model_url,
-        serve_in_background(create_storefront_app(":memory:", api_key=BACKEND_KEY)) as shop_url,
-    ):
-        settings = Settings(
-            model_provider="bedrock",
-            bedrock_endpoint_url=model_url,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-            aws_session_token=SESSION_TOKEN,
-            backend_api_url=shop_url,
-            backend_api_key=BACKEND_KEY,
-        )
-        configure_logging("DEBUG", json=True, secrets=settings.secret_values(), stream=captured_logs)
-        logging.getLogger("shopbot.test").debug("settings: %r", settings)
-        async with serve_in_background(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
-            for message in (
-                f"Show me laptops under $1000, my email is {EMAIL}",
-                f"Add the HP Pavilion 15 to my cart, card {CARD}, call me at {PHONE}",
-                f"search for {EMAIL}",
-            ):
-                response = await client.post(
-                    "/api/v1/chat", json={"message": message}, headers={"Authorization": f"Bearer {BACKEND_KEY}"}
-                )
-                assert response.status_code == 200, response.text
+    secrets = {
+        "aws_access_key_id": ACCESS_KEY,
+        "aws_secret_access_key": SECRET_KEY,
+        "aws_session_token": SESSION_TOKEN,
+        "backend_api_key": BACKEND_KEY,
+    }
+    # Logging is configured before the service starts, with the secrets it will be given.
+    configure_logging("DEBUG", json=True, secrets=secrets.values(), stream=captured_logs)
+    shop = create_storefront_app(":memory:", api_key=BACKEND_KEY)
+    async with serve_local_service(shop_app=shop, **secrets) as local, httpx.AsyncClient(base_url=local.url) as client:
+        logging.getLogger("shopbot.test").debug("settings: %r", local.settings)
+        for message in (
+            f"Show me laptops under $1000, my email is {EMAIL}",
+            f"Add the HP Pavilion 15 to my cart, card {CARD}, call me at {PHONE}",
+            f"search for {EMAIL}",
+        ):
+            response = await client.post(
+                "/api/v1/chat", json={"message": message}, headers={"Authorization": f"Bearer {BACKEND_KEY}"}
+            )
+            assert response.status_code == 200, response.text
 
     output = captured_logs.getvalue()
     assert "chat turn" in output and "HP Pavilion 15" in output  # the logs say what happened ...

@@ -13,9 +13,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from shopbot.engine.offline import OfflineModel
-from shopbot.mock_bedrock import create_converse_app
-from shopbot.serving import serve_in_background
+from shopbot.serving import serve_in_background, serve_local_service
 from shopbot.settings import Settings
 from shopbot.shop.app import create_storefront_app
 from shopbot.web import create_app
@@ -24,19 +22,8 @@ from shopbot.web import create_app
 @pytest.fixture
 async def service() -> AsyncIterator[httpx.AsyncClient]:
     """The chat service on a port, on Bedrock's wire (the local endpoint) and the reference shop."""
-    async with (
-        serve_in_background(create_converse_app(OfflineModel())) as model_url,
-        serve_in_background(create_storefront_app(":memory:")) as shop_url,
-    ):
-        settings = Settings(
-            model_provider="bedrock",
-            bedrock_endpoint_url=model_url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            backend_api_url=shop_url,
-        )
-        async with serve_in_background(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
-            yield client
+    async with serve_local_service() as local, httpx.AsyncClient(base_url=local.url) as client:
+        yield client
 
 
 async def test_the_seed_conversations_over_http(service: httpx.AsyncClient) -> None:
